@@ -1,1 +1,14 @@
-pub fn x(){}
+//! mqtt-replay core: session reading and replay, with no Python in sight.
+//!
+//! The binding crate (`rust/py`) turns these types into the private module `mqtt_replay._core`.
+
+pub mod error;
+pub mod ndjson;
+pub mod scan;
+pub mod session;
+pub mod table;
+pub mod time;
+
+pub use error::{Error, Result};
+pub use ndjson::{Mode, Skipped};
+pub use session::{fetch_payloads, open, Container, Options, Session};

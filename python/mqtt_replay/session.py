@@ -1,0 +1,329 @@
+"""Reading session files into Arrow tables.
+
+:func:`open_session` reads every session variant (NDJSON L1–L5, S1, F0; SQLite; ZIP) through
+the Rust core and hands the result to pyarrow without copying. Two modes:
+
+``full``
+    one table with every column including the unescaped ``payload`` text.
+``index``
+    only the small columns plus each payload's byte span in the file; payloads are read on
+    demand with :meth:`Session.payloads`. The index is cached (Arrow IPC, memory-mapped on
+    reopen) keyed by path, size, mtime and zone, so a second open of a big session is
+    near-instant. SQLite and ZIP sessions are always read in full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mqtt_replay import _core
+from mqtt_replay.errors import InvalidOptionError, SessionParseError
+
+DEFAULT_TZ = "Europe/Berlin"
+INDEX_CACHE_VERSION = "1"
+ProgressCallback = Callable[[int, int], None]
+Mode = Literal["full", "index"]
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line that did not become a message: 1-based line number, reason, start of the line."""
+
+    line: int
+    reason: str
+    text: str
+
+
+def default_cache_dir() -> Path:
+    """``$MQTT_REPLAY_CACHE`` or ``~/.cache/mqtt-replay/index``."""
+    env = os.environ.get("MQTT_REPLAY_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mqtt-replay" / "index"
+
+
+class Session:
+    """A session file read into Arrow. Build it with :func:`open_session`."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        data: pa.Table,
+        mode: Mode,
+        container: str,
+        header: dict[str, Any] | None,
+        skipped: list[SkippedLine],
+        metadata_lines: list[int],
+        lines: int,
+        tz: str,
+        from_cache: bool = False,
+    ) -> None:
+        self.path = path
+        self.mode: Mode = mode
+        self.container = container
+        self.header = header
+        self.skipped = skipped
+        self.metadata_lines = metadata_lines
+        self.lines = lines
+        self.tz = tz
+        self.from_cache = from_cache
+        self._data = data
+        self._full: pa.Table | None = data if mode == "full" else None
+        self._lock = threading.Lock()
+
+    # -- shape -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._data.num_rows)
+
+    def __repr__(self) -> str:
+        return f"Session({str(self.path)!r}, messages={len(self)}, mode={self.mode!r})"
+
+    @property
+    def name(self) -> str:
+        """The session's name: the header's ``sessionName``/``session_name`` or the file stem."""
+        if self.header:
+            for key in ("sessionName", "session_name"):
+                value = self.header.get(key)
+                if isinstance(value, str) and value:
+                    return value
+        return self.path.stem
+
+    @property
+    def index(self) -> pa.Table:
+        """Every column but the payload (in index mode also ``offset`` and ``length``)."""
+        if self.mode == "index":
+            return self._data
+        return self._data.drop_columns(["payload"])
+
+    @property
+    def table(self) -> pa.Table:
+        """The full table with payloads. In index mode the payloads are read (once) on first use."""
+        if self._full is None:
+            with self._lock:
+                if self._full is None:
+                    payloads = pa.array(self.payloads(range(len(self))), type=pa.string())
+                    base = self._data.drop_columns(["offset", "length"])
+                    self._full = base.add_column(3, "payload", payloads)
+        return self._full
+
+    def payloads(self, rows: Sequence[int] | range) -> list[str]:
+        """Payload text of the given row numbers (0-based positions in file order)."""
+        rows = list(rows)
+        n = len(self)
+        for r in rows:
+            if not 0 <= r < n:
+                raise InvalidOptionError(f"row {r} is outside 0..{n - 1}")
+        if self._full is not None:
+            col = self._full.column("payload")
+            return [col[r].as_py() for r in rows] if len(rows) < 64 else (
+                col.take(pa.array(rows, type=pa.int64())).to_pylist()
+            )
+        idx = pa.array(rows, type=pa.int64())
+        offsets = self._data.column("offset").take(idx).to_pylist()
+        lengths = self._data.column("length").take(idx).to_pylist()
+        return _core.fetch_payloads(str(self.path), offsets, lengths)
+
+    def payload(self, row: int) -> str:
+        return self.payloads([row])[0]
+
+    # -- time ---------------------------------------------------------------------------
+    def _ts_bounds(self) -> tuple[datetime | None, datetime | None]:
+        if len(self) == 0:
+            return None, None
+        ts = self._data.column("timestamp")
+        mm = pc.min_max(ts)
+        return mm["min"].as_py(), mm["max"].as_py()
+
+    @property
+    def start(self) -> datetime | None:
+        """Earliest record timestamp (UTC), or None when the session has no timestamps."""
+        return self._ts_bounds()[0]
+
+    @property
+    def end(self) -> datetime | None:
+        return self._ts_bounds()[1]
+
+    @property
+    def duration_s(self) -> float:
+        start, end = self._ts_bounds()
+        if start is None or end is None:
+            return 0.0
+        return (end - start).total_seconds()
+
+
+def _header_dict(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    value = json.loads(text)
+    return value if isinstance(value, dict) else None
+
+
+def _run_with_progress(
+    call: Callable[[_core.Progress], _core.Session], total: int, progress: ProgressCallback | None
+) -> _core.Session:
+    counter = _core.Progress()
+    if progress is None:
+        return call(counter)
+    result: list[_core.Session] = []
+    error: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(call(counter))
+        except BaseException as exc:  # re-raised in the caller's thread
+            error.append(exc)
+
+    worker = threading.Thread(target=work, name="mqtt-replay-open", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+        progress(min(counter.done, total), total)
+    if error:
+        raise error[0]
+    progress(total, total)
+    return result[0]
+
+
+def _cache_file(cache_dir: Path, path: Path, st: os.stat_result, tz: str) -> Path:
+    key = hashlib.sha256(f"{path}\0{tz}\0{INDEX_CACHE_VERSION}".encode()).hexdigest()[:20]
+    return cache_dir / f"{path.name}.{key}.{st.st_size}.{st.st_mtime_ns}.arrow"
+
+
+def _load_cached(file: Path, path: Path, tz: str) -> Session | None:
+    try:
+        reader = pa.ipc.open_file(pa.memory_map(str(file), "r"))
+        table = reader.read_all()
+    except (OSError, pa.ArrowInvalid):
+        return None
+    meta = json.loads((table.schema.metadata or {}).get(b"mqtt_replay", b"{}"))
+    if meta.get("version") != INDEX_CACHE_VERSION:
+        return None
+    table = table.replace_schema_metadata(None)
+    return Session(
+        path,
+        data=table,
+        mode="index",
+        container=meta["container"],
+        header=_header_dict(meta["header_json"]),
+        skipped=[SkippedLine(*s) for s in meta["skipped"]],
+        metadata_lines=list(meta["metadata_lines"]),
+        lines=int(meta["lines"]),
+        tz=tz,
+        from_cache=True,
+    )
+
+
+def _store_cached(file: Path, session: Session, header_json: str | None) -> None:
+    meta = {
+        "version": INDEX_CACHE_VERSION,
+        "container": session.container,
+        "header_json": header_json,
+        "skipped": [[s.line, s.reason, s.text] for s in session.skipped],
+        "metadata_lines": session.metadata_lines,
+        "lines": session.lines,
+    }
+    table = session.index.replace_schema_metadata({"mqtt_replay": json.dumps(meta)})
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(f".tmp{os.getpid()}")
+    try:
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+        os.replace(tmp, file)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a cache we cannot write is only slower, not wrong
+        return
+    # Older indexes of the same file (other size/mtime) are stale now.
+    prefix = file.name.rsplit(".", 3)[0]
+    for old in file.parent.glob(f"{prefix}.*.arrow"):
+        if old != file:
+            old.unlink(missing_ok=True)
+
+
+def _raise_first_skipped(session: Session) -> None:
+    first = session.skipped[0]
+    raise SessionParseError(
+        f"{session.path}:{first.line}: {first.reason}", str(session.path), first.line, first.reason
+    )
+
+
+def open_session(
+    path: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+    tz: str = DEFAULT_TZ,
+    mode: Mode = "full",
+    cache: bool | str | os.PathLike[str] = True,
+    progress: ProgressCallback | None = None,
+) -> Session:
+    """Read a session file.
+
+    ``strict`` raises :class:`SessionParseError` (a ``ValueError``) at the first bad line;
+    otherwise bad lines are skipped and listed in :attr:`Session.skipped`. ``tz`` is the zone
+    of naive timestamps. ``mode="index"`` keeps payloads in the file (see module docs);
+    ``cache`` (index mode only) is True for the default cache directory, False for none, or a
+    directory. ``progress(done_bytes, total_bytes)`` is called about ten times a second.
+
+    The GIL is released while the core parses; parsing uses all cores (rayon).
+    """
+    if mode not in ("full", "index"):
+        raise InvalidOptionError(f"mode must be 'full' or 'index', not {mode!r}")
+    p = Path(path).expanduser().absolute()
+    cache_file: Path | None = None
+    if mode == "index" and cache is not False and p.suffix.lower() not in {".zip", ".db"}:
+        try:
+            st = p.stat()
+        except OSError:
+            st = None
+        if st is not None:
+            cache_dir = default_cache_dir() if cache is True else Path(cache)
+            cache_file = _cache_file(cache_dir, p, st, tz)
+            if cache_file.exists():
+                cached = _load_cached(cache_file, p, tz)
+                if cached is not None:
+                    if strict and cached.skipped:
+                        _raise_first_skipped(cached)
+                    if progress is not None:
+                        progress(st.st_size, st.st_size)
+                    return cached
+    try:
+        total = p.stat().st_size
+    except OSError:
+        total = 0
+    started = time.perf_counter()
+    raw = _run_with_progress(
+        lambda counter: _core.open_session(
+            str(p), strict=strict, tz=tz, mode=mode, progress=counter
+        ),
+        total,
+        progress,
+    )
+    table = pa.table(raw)
+    session = Session(
+        p,
+        data=table,
+        mode="index" if raw.mode == "index" else "full",
+        container=raw.container,
+        header=_header_dict(raw.header_json),
+        skipped=[SkippedLine(*s) for s in raw.skipped],
+        metadata_lines=list(raw.metadata_lines),
+        lines=raw.lines,
+        tz=tz,
+    )
+    session.parse_seconds = time.perf_counter() - started  # type: ignore[attr-defined]
+    if cache_file is not None and session.mode == "index":
+        _store_cached(cache_file, session, raw.header_json)
+    return session

@@ -1,0 +1,293 @@
+//! Opening a session file of any supported container into Arrow record batches.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, StringArray};
+use arrow_schema::SchemaRef;
+
+use crate::error::{Error, Result};
+use crate::ndjson::{self, Columns, Mode, Parsed, Skipped};
+use crate::table;
+use crate::time::{self, Zone};
+
+/// How to read a session.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub strict: bool,
+    pub tz: String,
+    pub mode: Mode,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { strict: false, tz: "Europe/Berlin".into(), mode: Mode::Full }
+    }
+}
+
+/// Which container the messages came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Container {
+    Ndjson,
+    Zip,
+    Sqlite,
+}
+
+impl Container {
+    pub fn name(self) -> &'static str {
+        match self {
+            Container::Ndjson => "ndjson",
+            Container::Zip => "zip",
+            Container::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A read session: batches in file order plus what the reader noticed.
+#[derive(Debug)]
+pub struct Session {
+    pub path: PathBuf,
+    pub container: Container,
+    /// `Mode::Index` only when payload spans point into `path` (plain NDJSON files).
+    pub mode: Mode,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    pub skipped: Vec<Skipped>,
+    pub metadata_lines: Vec<u64>,
+    pub header: Option<String>,
+    pub lines: u64,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_path_buf(), source }
+}
+
+fn container_of(path: &Path) -> Container {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "zip" => Container::Zip,
+        "db" | "sqlite" | "sqlite3" => Container::Sqlite,
+        _ => Container::Ndjson,
+    }
+}
+
+/// Opens and parses a session. Releases nothing itself; callers decide about threads.
+pub fn open(path: &Path, opts: &Options, progress: Option<&AtomicU64>) -> Result<Session> {
+    Zone::new(&opts.tz).map_err(Error::Invalid)?;
+    let container = container_of(path);
+    let (parsed, mode, bytes) = match container {
+        Container::Ndjson => {
+            let file = File::open(path).map_err(io_err(path))?;
+            let len = file.metadata().map_err(io_err(path))?.len();
+            if len == 0 {
+                (ndjson::parse_buffer(b"", opts.mode, &opts.tz, progress), opts.mode, 0)
+            } else {
+                // SAFETY: the map is read-only and dropped before we return. A writer that
+                // truncates the file meanwhile could fault us; sessions being recorded are
+                // appended to, never truncated.
+                let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
+                (ndjson::parse_buffer(&map, opts.mode, &opts.tz, progress), opts.mode, len)
+            }
+        }
+        Container::Zip => {
+            let buf = read_zip_member(path)?;
+            let n = buf.len() as u64;
+            (ndjson::parse_buffer(&buf, Mode::Full, &opts.tz, progress), Mode::Full, n)
+        }
+        Container::Sqlite => {
+            let n = std::fs::metadata(path).map_err(io_err(path))?.len();
+            (read_sqlite(path, &opts.tz), Mode::Full, n)
+        }
+    };
+    let parsed = parsed.map_err(|reason| Error::Format { path: path.to_path_buf(), reason })?;
+    finish(path, container, mode, parsed, opts.strict, bytes)
+}
+
+fn finish(
+    path: &Path,
+    container: Container,
+    mode: Mode,
+    parsed: Parsed,
+    strict: bool,
+    bytes: u64,
+) -> Result<Session> {
+    if strict {
+        if let Some(first) = parsed.skipped.first() {
+            return Err(Error::BadLine {
+                path: path.to_path_buf(),
+                line: first.line,
+                reason: first.reason.clone(),
+            });
+        }
+    }
+    let schema = table::schema(mode);
+    let topics = Arc::new(StringArray::from(parsed.topics));
+    let mut rows = 0u64;
+    let mut batches = Vec::with_capacity(parsed.batches.len());
+    for cols in parsed.batches {
+        rows += cols.len() as u64;
+        let batch = table::to_batch(cols, &topics, mode, &schema)
+            .map_err(|e| Error::Format { path: path.to_path_buf(), reason: e.to_string() })?;
+        batches.push(batch);
+    }
+    Ok(Session {
+        path: path.to_path_buf(),
+        container,
+        mode,
+        schema,
+        batches,
+        skipped: parsed.skipped,
+        metadata_lines: parsed.metadata_lines,
+        header: parsed.header.map(|(_, text)| text),
+        lines: parsed.lines,
+        rows,
+        bytes,
+    })
+}
+
+fn read_zip_member(path: &Path) -> Result<Vec<u8>> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let fmt = |reason: String| Error::Format { path: path.to_path_buf(), reason };
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| fmt(format!("not a ZIP file: {e}")))?;
+    let mut candidates = Vec::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(|e| fmt(e.to_string()))?;
+        let name = entry.name().to_string();
+        let base = name.rsplit('/').next().unwrap_or("");
+        if entry.is_dir() || name.starts_with("__MACOSX/") || base.starts_with("._") {
+            continue;
+        }
+        candidates.push(i);
+    }
+    let [index] = candidates[..] else {
+        return Err(fmt(format!(
+            "expected exactly one session log in the archive, found {}",
+            candidates.len()
+        )));
+    };
+    let mut entry = archive.by_index(index).map_err(|e| fmt(e.to_string()))?;
+    let mut buf = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+    entry.read_to_end(&mut buf).map_err(io_err(path))?;
+    Ok(buf)
+}
+
+/// Reads the `mqtt_messages` table (narrow or legacy wide schema) in `id` order.
+fn read_sqlite(path: &Path, tz: &str) -> std::result::Result<Parsed, String> {
+    use rusqlite::types::ValueRef;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("not a SQLite database: {e}"))?;
+    let cols: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('mqtt_messages')")
+        .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| format!("cannot read the schema: {e}"))?;
+    if cols.is_empty() {
+        return Err("no table mqtt_messages".into());
+    }
+    for needed in ["id", "topic", "payload", "timestamp"] {
+        if !cols.iter().any(|c| c == needed) {
+            return Err(format!("table mqtt_messages has no column {needed}"));
+        }
+    }
+    let has = |c: &str| cols.iter().any(|x| x == c);
+    let sql = format!(
+        "SELECT id, topic, payload, timestamp, {}, {} FROM mqtt_messages ORDER BY id",
+        if has("qos") { "qos" } else { "0" },
+        if has("retain") { "retain" } else { "0" },
+    );
+    let zone = Zone::new(tz)?;
+    let mut stmt = conn.prepare(&sql).map_err(|e| e.to_string())?;
+    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
+    let mut parsed = Parsed::default();
+    let mut cols = Columns::default();
+    cols.payload.offsets.push(0);
+    let mut interner = std::collections::HashMap::<String, i32>::new();
+    let text = |v: ValueRef<'_>| -> Option<String> {
+        match v {
+            ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Null => None,
+            ValueRef::Integer(i) => Some(i.to_string()),
+            ValueRef::Real(f) => Some(f.to_string()),
+        }
+    };
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let id: i64 = row.get(0).map_err(|e| e.to_string())?;
+        parsed.lines += 1;
+        let line = u64::try_from(id).unwrap_or(0);
+        let skip = |parsed: &mut Parsed, reason: &str, topic: &str| {
+            parsed.skipped.push(Skipped {
+                line,
+                reason: reason.to_string(),
+                text: format!("row id {id}: {topic}"),
+            });
+        };
+        let topic = row.get_ref(1).ok().and_then(text).unwrap_or_default();
+        if topic.is_empty() {
+            skip(&mut parsed, "bad topic: empty", "");
+            continue;
+        }
+        let payload = row.get_ref(2).ok().and_then(text).unwrap_or_default();
+        let ts_text = row.get_ref(3).ok().and_then(text);
+        let ts = match ts_text {
+            None => None,
+            Some(t) => match time::parse(t.as_bytes()).and_then(|p| time::resolve(p, &zone)) {
+                Some(us) => Some(us),
+                None => {
+                    skip(&mut parsed, &format!("bad timestamp: {t:?}"), &topic);
+                    continue;
+                }
+            },
+        };
+        let qos: i64 = row.get::<_, Option<i64>>(4).ok().flatten().unwrap_or(0);
+        let retain: i64 = row.get::<_, Option<i64>>(5).ok().flatten().unwrap_or(0);
+        let next = interner.len() as i32;
+        let topic_id = *interner.entry(topic.clone()).or_insert_with(|| {
+            parsed.topics.push(topic);
+            next
+        });
+        cols.timestamp.push(ts.unwrap_or(0));
+        cols.timestamp_valid.push(ts.is_some());
+        cols.has_null_timestamp |= ts.is_none();
+        cols.topic.push(topic_id);
+        cols.payload.data.push_str(&payload);
+        cols.payload.offsets.push(cols.payload.data.len() as i32);
+        cols.qos.push(u8::try_from(qos.clamp(0, 2)).unwrap_or(0));
+        cols.retain.push(retain != 0);
+        cols.line.push(line);
+    }
+    if !cols.is_empty() {
+        parsed.batches.push(cols);
+    }
+    Ok(parsed)
+}
+
+/// Reads the payloads at the given raw spans of an NDJSON file and unescapes them.
+pub fn fetch_payloads(path: &Path, spans: &[(u64, u32)]) -> Result<Vec<String>> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    if spans.is_empty() {
+        return Ok(Vec::new());
+    }
+    // SAFETY: read-only map dropped before return (see `open`).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
+    spans
+        .iter()
+        .map(|&(off, n)| {
+            let end = off.checked_add(u64::from(n)).filter(|&e| e <= len).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "payload span {off}+{n} lies outside {} ({len} bytes); the file changed \
+                     since it was indexed",
+                    path.display()
+                ))
+            })?;
+            Ok(crate::scan::unescape(&map[off as usize..end as usize]))
+        })
+        .collect()
+}
