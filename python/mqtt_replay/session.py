@@ -129,8 +129,10 @@ class Session:
                 raise InvalidOptionError(f"row {r} is outside 0..{n - 1}")
         if self._full is not None:
             col = self._full.column("payload")
-            return [col[r].as_py() for r in rows] if len(rows) < 64 else (
-                col.take(pa.array(rows, type=pa.int64())).to_pylist()
+            return (
+                [col[r].as_py() for r in rows]
+                if len(rows) < 64
+                else (col.take(pa.array(rows, type=pa.int64())).to_pylist())
             )
         idx = pa.array(rows, type=pa.int64())
         offsets = self._data.column("offset").take(idx).to_pylist()

@@ -6,10 +6,17 @@ use std::path::PathBuf;
 pub enum Error {
     /// The file could not be read at all.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// A line (or row) is not a valid message and the reader is strict.
     #[error("{path}:{line}: {reason}")]
-    BadLine { path: PathBuf, line: u64, reason: String },
+    BadLine {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
     /// The container is not something we can read (unknown ZIP layout, SQLite schema, …).
     #[error("{path}: {reason}")]
     Format { path: PathBuf, reason: String },

@@ -86,7 +86,10 @@ struct ChunkOut {
 const EXCERPT_CHARS: usize = 120;
 
 fn excerpt(line: &[u8]) -> String {
-    String::from_utf8_lossy(line).chars().take(EXCERPT_CHARS).collect()
+    String::from_utf8_lossy(line)
+        .chars()
+        .take(EXCERPT_CHARS)
+        .collect()
 }
 
 fn parse_int(b: &[u8]) -> Option<i64> {
@@ -113,7 +116,9 @@ impl ChunkParser<'_> {
             return id;
         }
         let id = self.out.topics.len() as i32;
-        self.out.topics.push(String::from_utf8_lossy(key).into_owned());
+        self.out
+            .topics
+            .push(String::from_utf8_lossy(key).into_owned());
         self.interner.insert(key.to_vec(), id);
         id
     }
@@ -126,7 +131,9 @@ impl ChunkParser<'_> {
         }
         let fields = match scan_line(line) {
             Ok(f) => f,
-            Err(ScanError::Syntax(msg)) => return Err(LineError::Skip(format!("invalid JSON: {msg}"))),
+            Err(ScanError::Syntax(msg)) => {
+                return Err(LineError::Skip(format!("invalid JSON: {msg}")))
+            }
             Err(ScanError::NotObject) => return Err(LineError::Skip("not a JSON object".into())),
         };
         let Some(topic) = fields.topic else {
@@ -161,13 +168,28 @@ impl ChunkParser<'_> {
         };
         let payload: Option<Value> = match fields.payload {
             None => return Err(LineError::Skip("bad payload: missing".into())),
-            Some(v @ Value { kind: Kind::Str { .. }, .. }) => Some(v),
-            Some(Value { kind: Kind::Null, .. }) => None,
+            Some(
+                v @ Value {
+                    kind: Kind::Str { .. },
+                    ..
+                },
+            ) => Some(v),
+            Some(Value {
+                kind: Kind::Null, ..
+            }) => None,
             Some(_) => return Err(LineError::Skip("bad payload: not a string".into())),
         };
         let ts = match fields.timestamp {
-            None | Some(Value { kind: Kind::Null, .. }) => None,
-            Some(v @ Value { kind: Kind::Str { escaped }, .. }) => {
+            None
+            | Some(Value {
+                kind: Kind::Null, ..
+            }) => None,
+            Some(
+                v @ Value {
+                    kind: Kind::Str { escaped },
+                    ..
+                },
+            ) => {
                 let raw = &line[v.start..v.end];
                 let text;
                 let bytes: &[u8] = if escaped {
@@ -190,17 +212,34 @@ impl ChunkParser<'_> {
             Some(_) => return Err(LineError::Skip("bad timestamp: not a string".into())),
         };
         let qos = match fields.qos {
-            None | Some(Value { kind: Kind::Null, .. }) => 0,
-            Some(v @ Value { kind: Kind::Int, .. }) => match parse_int(&line[v.start..v.end]) {
+            None
+            | Some(Value {
+                kind: Kind::Null, ..
+            }) => 0,
+            Some(
+                v @ Value {
+                    kind: Kind::Int, ..
+                },
+            ) => match parse_int(&line[v.start..v.end]) {
                 Some(q @ 0..=2) => q as u8,
                 _ => return Err(LineError::Skip("bad qos: not 0, 1 or 2".into())),
             },
             Some(_) => return Err(LineError::Skip("bad qos: not 0, 1 or 2".into())),
         };
         let retain = match fields.retain {
-            None | Some(Value { kind: Kind::Null, .. }) => false,
-            Some(Value { kind: Kind::Bool(b), .. }) => b,
-            Some(v @ Value { kind: Kind::Int, .. }) => match parse_int(&line[v.start..v.end]) {
+            None
+            | Some(Value {
+                kind: Kind::Null, ..
+            }) => false,
+            Some(Value {
+                kind: Kind::Bool(b),
+                ..
+            }) => b,
+            Some(
+                v @ Value {
+                    kind: Kind::Int, ..
+                },
+            ) => match parse_int(&line[v.start..v.end]) {
                 Some(0) => false,
                 Some(1) => true,
                 _ => return Err(LineError::Skip("bad retain: not a boolean".into())),
@@ -290,7 +329,11 @@ fn parse_chunk(
         // every string taken from the line is decoded with replacement characters.
         let result = p.line(lineno, line, line_start);
         if let Err(LineError::Skip(reason)) = result {
-            p.out.skipped.push(Skipped { line: lineno, reason, text: excerpt(line) });
+            p.out.skipped.push(Skipped {
+                line: lineno,
+                reason,
+                text: excerpt(line),
+            });
         }
         pos = nl + 1;
         if let Some(counter) = p.progress {
@@ -301,7 +344,10 @@ fn parse_chunk(
         }
     }
     if let Some(counter) = p.progress {
-        counter.fetch_add((chunk.len().saturating_sub(reported)) as u64, Ordering::Relaxed);
+        counter.fetch_add(
+            (chunk.len().saturating_sub(reported)) as u64,
+            Ordering::Relaxed,
+        );
     }
     p.out.lines = lineno;
     Ok(p.out)
@@ -341,7 +387,10 @@ pub fn parse_buffer(
             .map(|&(s, e)| parse_chunk(buf, s, e, s == 0, mode, zone, progress))
             .collect()
     } else {
-        bounds.iter().map(|&(s, e)| parse_chunk(buf, s, e, s == 0, mode, zone, progress)).collect()
+        bounds
+            .iter()
+            .map(|&(s, e)| parse_chunk(buf, s, e, s == 0, mode, zone, progress))
+            .collect()
     };
     stitch(outs.into_iter().collect::<Result<Vec<_>, _>>()?)
 }
@@ -379,8 +428,14 @@ fn stitch(outs: Vec<ChunkOut>) -> Result<Parsed, String> {
             s.line += line_base;
             s
         }));
-        parsed.metadata_lines.extend(out.metadata.iter().map(|l| l + line_base));
-        header_candidates.extend(out.header_candidates.into_iter().map(|(l, t)| (l + line_base, t)));
+        parsed
+            .metadata_lines
+            .extend(out.metadata.iter().map(|l| l + line_base));
+        header_candidates.extend(
+            out.header_candidates
+                .into_iter()
+                .map(|(l, t)| (l + line_base, t)),
+        );
         parsed.lines += out.lines;
         if !out.cols.is_empty() {
             parsed.batches.push(out.cols);
@@ -399,6 +454,7 @@ fn stitch(outs: Vec<ChunkOut>) -> Result<Parsed, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     #[test]
     fn parses_lines_and_reports_bad_ones() {
@@ -429,10 +485,12 @@ mod tests {
     fn chunks_stitch_in_order() {
         let mut data = String::new();
         for i in 0..20_000 {
-            data.push_str(&format!(
-                "{{\"topic\":\"t/{}\",\"payload\":\"{i}\",\"timestamp\":\"2026-01-01T00:00:00Z\"}}\n",
-                i % 7
-            ));
+            let t = i % 7;
+            writeln!(
+                data,
+                "{{\"topic\":\"t/{t}\",\"payload\":\"{i}\",\"timestamp\":\"2026-01-01T00:00:00Z\"}}"
+            )
+            .unwrap();
         }
         let big = data.repeat(8);
         let p = parse_buffer(big.as_bytes(), Mode::Index, "UTC", None).unwrap();

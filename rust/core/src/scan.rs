@@ -10,7 +10,9 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     /// A string; `escaped` tells whether it holds a backslash.
-    Str { escaped: bool },
+    Str {
+        escaped: bool,
+    },
     Null,
     Bool(bool),
     /// An integer literal (no fraction, no exponent).
@@ -58,7 +60,7 @@ fn syntax(msg: &str, at: usize) -> ScanError {
     ScanError::Syntax(format!("{msg} at column {}", at + 1))
 }
 
-impl<'a> Scanner<'a> {
+impl Scanner<'_> {
     #[inline]
     fn ws(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
@@ -174,7 +176,11 @@ impl<'a> Scanner<'a> {
             Some(b'"') => {
                 self.i += 1;
                 let (end, escaped) = self.string()?;
-                return Ok(Value { kind: Kind::Str { escaped }, start: start + 1, end });
+                return Ok(Value {
+                    kind: Kind::Str { escaped },
+                    start: start + 1,
+                    end,
+                });
             }
             Some(b'{') => {
                 self.i += 1;
@@ -240,7 +246,11 @@ impl<'a> Scanner<'a> {
             Some(_) => return Err(syntax("unexpected character", self.i)),
             None => return Err(syntax("unexpected end of line", self.i)),
         };
-        Ok(Value { kind, start, end: self.i })
+        Ok(Value {
+            kind,
+            start,
+            end: self.i,
+        })
     }
 }
 
@@ -415,7 +425,10 @@ mod tests {
             b"{} x",
             b"",
         ] {
-            assert!(matches!(scan_line(bad), Err(ScanError::Syntax(_))), "{bad:?}");
+            assert!(
+                matches!(scan_line(bad), Err(ScanError::Syntax(_))),
+                "{bad:?}"
+            );
         }
         assert_eq!(scan_line(b"[1]").unwrap_err(), ScanError::NotObject);
         assert_eq!(scan_line(b" true ").unwrap_err(), ScanError::NotObject);

@@ -24,7 +24,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { strict: false, tz: "Europe/Berlin".into(), mode: Mode::Full }
+        Options {
+            strict: false,
+            tz: "Europe/Berlin".into(),
+            mode: Mode::Full,
+        }
     }
 }
 
@@ -64,11 +68,18 @@ pub struct Session {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io { path: path.to_path_buf(), source }
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn container_of(path: &Path) -> Container {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "zip" => Container::Zip,
         "db" | "sqlite" | "sqlite3" => Container::Sqlite,
@@ -85,26 +96,41 @@ pub fn open(path: &Path, opts: &Options, progress: Option<&AtomicU64>) -> Result
             let file = File::open(path).map_err(io_err(path))?;
             let len = file.metadata().map_err(io_err(path))?.len();
             if len == 0 {
-                (ndjson::parse_buffer(b"", opts.mode, &opts.tz, progress), opts.mode, 0)
+                (
+                    ndjson::parse_buffer(b"", opts.mode, &opts.tz, progress),
+                    opts.mode,
+                    0,
+                )
             } else {
                 // SAFETY: the map is read-only and dropped before we return. A writer that
                 // truncates the file meanwhile could fault us; sessions being recorded are
                 // appended to, never truncated.
                 let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
-                (ndjson::parse_buffer(&map, opts.mode, &opts.tz, progress), opts.mode, len)
+                (
+                    ndjson::parse_buffer(&map, opts.mode, &opts.tz, progress),
+                    opts.mode,
+                    len,
+                )
             }
         }
         Container::Zip => {
             let buf = read_zip_member(path)?;
             let n = buf.len() as u64;
-            (ndjson::parse_buffer(&buf, Mode::Full, &opts.tz, progress), Mode::Full, n)
+            (
+                ndjson::parse_buffer(&buf, Mode::Full, &opts.tz, progress),
+                Mode::Full,
+                n,
+            )
         }
         Container::Sqlite => {
             let n = std::fs::metadata(path).map_err(io_err(path))?.len();
             (read_sqlite(path, &opts.tz), Mode::Full, n)
         }
     };
-    let parsed = parsed.map_err(|reason| Error::Format { path: path.to_path_buf(), reason })?;
+    let parsed = parsed.map_err(|reason| Error::Format {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     finish(path, container, mode, parsed, opts.strict, bytes)
 }
 
@@ -131,8 +157,10 @@ fn finish(
     let mut batches = Vec::with_capacity(parsed.batches.len());
     for cols in parsed.batches {
         rows += cols.len() as u64;
-        let batch = table::to_batch(cols, &topics, mode, &schema)
-            .map_err(|e| Error::Format { path: path.to_path_buf(), reason: e.to_string() })?;
+        let batch = table::to_batch(cols, &topics, mode, &schema).map_err(|e| Error::Format {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         batches.push(batch);
     }
     Ok(Session {
@@ -152,8 +180,12 @@ fn finish(
 
 fn read_zip_member(path: &Path) -> Result<Vec<u8>> {
     let file = File::open(path).map_err(io_err(path))?;
-    let fmt = |reason: String| Error::Format { path: path.to_path_buf(), reason };
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| fmt(format!("not a ZIP file: {e}")))?;
+    let fmt = |reason: String| Error::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| fmt(format!("not a ZIP file: {e}")))?;
     let mut candidates = Vec::new();
     for i in 0..archive.len() {
         let entry = archive.by_index(i).map_err(|e| fmt(e.to_string()))?;
@@ -280,13 +312,16 @@ pub fn fetch_payloads(path: &Path, spans: &[(u64, u32)]) -> Result<Vec<String>> 
     spans
         .iter()
         .map(|&(off, n)| {
-            let end = off.checked_add(u64::from(n)).filter(|&e| e <= len).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "payload span {off}+{n} lies outside {} ({len} bytes); the file changed \
+            let end = off
+                .checked_add(u64::from(n))
+                .filter(|&e| e <= len)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "payload span {off}+{n} lies outside {} ({len} bytes); the file changed \
                      since it was indexed",
-                    path.display()
-                ))
-            })?;
+                        path.display()
+                    ))
+                })?;
             Ok(crate::scan::unescape(&map[off as usize..end as usize]))
         })
         .collect()

@@ -49,16 +49,21 @@ pub fn to_batch(
     schema: &SchemaRef,
 ) -> Result<RecordBatch, ArrowError> {
     let n = cols.len();
-    let seq: ArrayRef =
-        Arc::new(UInt64Array::from_iter_values(cols.seq_start..cols.seq_start + n as u64));
-    let nulls = cols.has_null_timestamp.then(|| NullBuffer::from(cols.timestamp_valid));
+    let seq: ArrayRef = Arc::new(UInt64Array::from_iter_values(
+        cols.seq_start..cols.seq_start + n as u64,
+    ));
+    let nulls = cols
+        .has_null_timestamp
+        .then(|| NullBuffer::from(cols.timestamp_valid));
     let ts: ArrayRef = Arc::new(
         TimestampMicrosecondArray::new(ScalarBuffer::from(cols.timestamp), nulls)
             .with_timezone("UTC"),
     );
     let keys = Int32Array::from(cols.topic);
-    let topic: ArrayRef =
-        Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::clone(topics) as ArrayRef)?);
+    let topic: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::try_new(
+        keys,
+        Arc::clone(topics) as ArrayRef,
+    )?);
     let mut arrays = vec![seq, ts, topic];
     let payload = cols.payload;
     if mode == Mode::Full {

@@ -71,8 +71,7 @@ pub fn parse(b: &[u8]) -> Option<Parsed> {
     let h = num(&b[11..13])?;
     let mi = num(&b[14..16])?;
     let s = num(&b[17..19])?;
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59
-    {
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59 {
         return None;
     }
     let mut i = 19;
@@ -121,13 +120,20 @@ impl Zone {
     /// Looks the zone up in the system's zoneinfo database, falling back to the bundled one.
     pub fn new(name: &str) -> Result<Self, String> {
         let tz = TimeZone::get(name).map_err(|e| format!("unknown time zone {name:?}: {e}"))?;
-        Ok(Zone { tz, cache: RefCell::new(HashMap::new()) })
+        Ok(Zone {
+            tz,
+            cache: RefCell::new(HashMap::new()),
+        })
     }
 
     fn offset_exact(&self, wall_us: i64) -> Option<i32> {
         use jiff::tz::AmbiguousOffset;
         let secs = wall_us.div_euclid(US_PER_SEC);
-        let dt = DateTime::from(jiff::Timestamp::from_second(secs).ok()?.to_zoned(TimeZone::UTC));
+        let dt = DateTime::from(
+            jiff::Timestamp::from_second(secs)
+                .ok()?
+                .to_zoned(TimeZone::UTC),
+        );
         // As zoneinfo with fold=0: in a gap and in a fold, the offset in force before it.
         let off = match self.tz.to_ambiguous_zoned(dt).offset() {
             AmbiguousOffset::Unambiguous { offset } => offset,
@@ -158,9 +164,14 @@ impl Zone {
     fn is_unambiguous(&self, start: i64, end: i64) -> bool {
         let check = |us: i64| -> bool {
             let secs = us.div_euclid(US_PER_SEC);
-            let Ok(ts) = jiff::Timestamp::from_second(secs) else { return false };
+            let Ok(ts) = jiff::Timestamp::from_second(secs) else {
+                return false;
+            };
             let dt = DateTime::from(ts.to_zoned(TimeZone::UTC));
-            matches!(self.tz.to_ambiguous_zoned(dt).offset(), jiff::tz::AmbiguousOffset::Unambiguous { .. })
+            matches!(
+                self.tz.to_ambiguous_zoned(dt).offset(),
+                jiff::tz::AmbiguousOffset::Unambiguous { .. }
+            )
         };
         check(start) && check(end)
     }
@@ -179,7 +190,11 @@ mod tests {
     use super::*;
 
     fn utc(s: &str) -> i64 {
-        resolve(parse(s.as_bytes()).unwrap(), &Zone::new("Europe/Berlin").unwrap()).unwrap()
+        resolve(
+            parse(s.as_bytes()).unwrap(),
+            &Zone::new("Europe/Berlin").unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -190,7 +205,10 @@ mod tests {
         assert_eq!(utc("1970-01-01 01:00:00+01:00"), 0);
         // Winter: Berlin is UTC+1; summer UTC+2.
         assert_eq!(utc("2025-11-10T17:51:51"), utc("2025-11-10T16:51:51Z"));
-        assert_eq!(utc("2026-08-04T11:28:23.921"), utc("2026-08-04T09:28:23.921Z"));
+        assert_eq!(
+            utc("2026-08-04T11:28:23.921"),
+            utc("2026-08-04T09:28:23.921Z")
+        );
         // Gap (02:30 does not exist on 2025-03-30): offset before the gap (+1).
         assert_eq!(utc("2025-03-30T02:30:00"), utc("2025-03-30T01:30:00Z"));
         // Fold (02:30 happens twice on 2025-10-26): the earlier (+2).

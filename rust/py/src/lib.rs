@@ -3,6 +3,9 @@
 //! It converts types, releases the GIL around every long call and maps the core's one error
 //! type onto the Python hierarchy defined in `mqtt_replay/errors.py`. No logic lives here.
 
+// PyO3 extracts arguments as owned values, so pass-by-value is the binding's normal shape.
+#![allow(clippy::needless_pass_by_value)]
+
 use std::ffi::CString;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,9 +24,12 @@ fn raise(py: Python<'_>, name: &str, msg: String, extra: Option<(&PathBuf, u64, 
         let module = py.import("mqtt_replay.errors")?;
         let cls = module.getattr(name)?;
         let exc = match extra {
-            Some((path, line, reason)) => {
-                cls.call1((msg.clone(), path.to_string_lossy().into_owned(), line, reason))?
-            }
+            Some((path, line, reason)) => cls.call1((
+                msg.clone(),
+                path.to_string_lossy().into_owned(),
+                line,
+                reason,
+            ))?,
             None => cls.call1((msg.clone(),))?,
         };
         Ok(PyErr::from_value(exc))
@@ -38,9 +44,12 @@ fn to_py_err(py: Python<'_>, err: core::Error) -> PyErr {
             raise(py, "SessionNotFoundError", msg, None)
         }
         core::Error::Io { .. } => raise(py, "SessionIOError", msg, None),
-        core::Error::BadLine { path, line, reason } => {
-            raise(py, "SessionParseError", msg.clone(), Some((path, *line, reason)))
-        }
+        core::Error::BadLine { path, line, reason } => raise(
+            py,
+            "SessionParseError",
+            msg.clone(),
+            Some((path, *line, reason)),
+        ),
         core::Error::Format { .. } => raise(py, "SessionFormatError", msg, None),
         core::Error::Invalid(_) => raise(py, "InvalidOptionError", msg, None),
         core::Error::Broker(_) => raise(py, "BrokerError", msg, None),
@@ -57,7 +66,9 @@ struct Progress {
 impl Progress {
     #[new]
     fn new() -> Self {
-        Progress { done: Arc::new(AtomicU64::new(0)) }
+        Progress {
+            done: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// Bytes processed so far.
@@ -98,7 +109,11 @@ impl Session {
     /// `(line, reason, text)` of every line that did not become a message.
     #[getter]
     fn skipped(&self) -> Vec<(u64, String, String)> {
-        self.inner.skipped.iter().map(|s| (s.line, s.reason.clone(), s.text.clone())).collect()
+        self.inner
+            .skipped
+            .iter()
+            .map(|s| (s.line, s.reason.clone(), s.text.clone()))
+            .collect()
     }
     #[getter]
     fn metadata_lines(&self) -> Vec<u64> {
@@ -129,7 +144,8 @@ impl Session {
         let reader =
             RecordBatchIterator::new(batches.into_iter().map(Ok), self.inner.schema.clone());
         let stream = FFI_ArrowArrayStream::new(Box::new(reader));
-        let name = CString::new("arrow_array_stream").map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let name = CString::new("arrow_array_stream")
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         PyCapsule::new(py, stream, Some(name))
     }
 }
@@ -149,13 +165,20 @@ fn open_session(
         "full" => core::Mode::Full,
         "index" => core::Mode::Index,
         other => {
-            return Err(raise(py, "InvalidOptionError", format!("unknown mode {other:?}"), None))
+            return Err(raise(
+                py,
+                "InvalidOptionError",
+                format!("unknown mode {other:?}"),
+                None,
+            ))
         }
     };
     let counter = progress.map(|p| Arc::clone(&p.get().done));
     let opts = core::Options { strict, tz, mode };
     let result = py.detach(|| core::open(&path, &opts, counter.as_deref()));
-    result.map(|inner| Session { inner }).map_err(|e| to_py_err(py, e))
+    result
+        .map(|inner| Session { inner })
+        .map_err(|e| to_py_err(py, e))
 }
 
 /// Reads and unescapes payloads at raw byte spans of an NDJSON file. Releases the GIL.
@@ -167,10 +190,16 @@ fn fetch_payloads(
     lengths: Vec<u32>,
 ) -> PyResult<Vec<String>> {
     if offsets.len() != lengths.len() {
-        return Err(raise(py, "InvalidOptionError", "offsets and lengths differ in length".into(), None));
+        return Err(raise(
+            py,
+            "InvalidOptionError",
+            "offsets and lengths differ in length".into(),
+            None,
+        ));
     }
     let spans: Vec<(u64, u32)> = offsets.into_iter().zip(lengths).collect();
-    py.detach(|| core::fetch_payloads(&path, &spans)).map_err(|e| to_py_err(py, e))
+    py.detach(|| core::fetch_payloads(&path, &spans))
+        .map_err(|e| to_py_err(py, e))
 }
 
 #[pymodule]

@@ -1,0 +1,187 @@
+"""The ``mqtt-replay`` command line: info, convert, generate, play, record, serve.
+
+Exit codes: 0 success; 1 the work ran but something failed (messages not delivered, bad lines
+in strict mode); 2 usage errors; 130 interrupted by Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mqtt_replay.errors import MqttReplayError
+from mqtt_replay.progress import ProgressLine, human_bytes
+from mqtt_replay.session import DEFAULT_TZ, Session, open_session
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _open(args: argparse.Namespace, *, mode: str = "full") -> Session:
+    size = Path(args.session).stat().st_size if Path(args.session).exists() else 0
+    bar = ProgressLine("reading") if size > 50_000_000 and not args.quiet else None
+    try:
+        return open_session(
+            args.session,
+            strict=args.strict,
+            tz=args.tz,
+            mode="index" if mode == "index" else "full",
+            progress=bar,
+        )
+    finally:
+        if bar:
+            bar.close()
+
+
+def _iso(us: int | None) -> str:
+    if us is None:
+        return "-"
+    return datetime.fromtimestamp(us / 1e6, tz=UTC).isoformat(timespec="milliseconds")
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from mqtt_replay.analysis import topic_stats
+
+    suffix = Path(args.session).suffix.lower()
+    session = _open(args, mode="index" if suffix not in {".zip", ".db"} else "full")
+    stats = topic_stats(session)
+    if args.json:
+        out = {
+            "path": str(session.path),
+            "container": session.container,
+            "messages": len(session),
+            "lines": session.lines,
+            "start": session.start.isoformat() if session.start else None,
+            "end": session.end.isoformat() if session.end else None,
+            "duration_s": session.duration_s,
+            "header": session.header,
+            "skipped": [s.__dict__ for s in session.skipped],
+            "metadata_lines": session.metadata_lines,
+            "topics": stats,
+        }
+        print(json.dumps(out, indent=2, default=str))
+        return EXIT_OK
+    print(f"session    {session.path}")
+    print(f"container  {session.container}   lines {session.lines:,}   messages {len(session):,}")
+    start, end = session.start, session.end
+    print(f"time       {start} .. {end}  ({session.duration_s:.3f} s, UTC)")
+    if session.header:
+        print("header")
+        for key, value in session.header.items():
+            print(f"  {key:28} {value}")
+    total_bytes = sum(r["bytes"] for r in stats)
+    print(f"topics     {len(stats)}   payload {human_bytes(total_bytes)}")
+    print(f"  {'count':>8} {'bytes':>10} {'msg/s':>8}  {'first':>23}  topic")
+    for r in stats[: args.top]:
+        rate = f"{r['rate']:.2f}" if r["rate"] is not None else "-"
+        print(
+            f"  {r['count']:>8,} {human_bytes(r['bytes']):>10} {rate:>8}  "
+            f"{_iso(r['first_us']):>23}  {r['topic']}"
+        )
+    if len(stats) > args.top:
+        print(f"  … {len(stats) - args.top} more (use --top)")
+    if session.metadata_lines:
+        print(f"metadata lines: {', '.join(map(str, session.metadata_lines[:20]))}")
+    if session.skipped:
+        print(f"skipped {len(session.skipped)} line(s):")
+        for s in session.skipped[:50]:
+            print(f"  line {s.line}: {s.reason}  | {s.text[:60]}")
+    return EXIT_OK
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
+
+    session = _open(args)
+    out = Path(args.output)
+    table = session.table
+    meta = dict(table.schema.metadata or {})
+    meta[b"mqtt_replay.source"] = str(session.path).encode()
+    if session.header is not None:
+        meta[b"mqtt_replay.header"] = json.dumps(session.header).encode()
+    table = table.replace_schema_metadata(meta)
+    pq.write_table(table, out, compression="zstd")
+    print(
+        f"wrote {out} ({len(session):,} messages, {human_bytes(out.stat().st_size)}); "
+        f"{len(session.skipped)} line(s) skipped",
+        file=sys.stderr,
+    )
+    for s in session.skipped[:20]:
+        print(f"  line {s.line}: {s.reason}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from mqtt_replay.generate import generate_session
+
+    bar = None if args.quiet else ProgressLine("generating", unit="msgs")
+    try:
+        path = generate_session(
+            args.output,
+            messages=args.messages,
+            rate=args.rate,
+            seed=args.seed,
+            mix=args.mix,
+            progress=bar,
+        )
+    finally:
+        if bar:
+            bar.close()
+    print(f"wrote {path} ({human_bytes(Path(path).stat().st_size)})", file=sys.stderr)
+    return EXIT_OK
+
+
+def _add_read_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("session", help="session file (.log, .db, .zip)")
+    p.add_argument("--strict", action="store_true", help="fail at the first bad line")
+    p.add_argument("--tz", default=DEFAULT_TZ, help=f"zone of naive timestamps ({DEFAULT_TZ})")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mqtt-replay", description="Record, analyse and replay MQTT sessions."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="summarise a session: messages, time, topics, header")
+    _add_read_options(p)
+    p.add_argument("--top", type=int, default=40, help="topics to list (40)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("convert", help="write a session as Parquet")
+    _add_read_options(p)
+    p.add_argument("output", help="output .parquet file")
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("generate", help="write a deterministic synthetic plant session")
+    p.add_argument("output", help="output .log file")
+    p.add_argument("--messages", type=int, default=10_000)
+    p.add_argument("--rate", type=float, default=20.0, help="mean messages per second (20)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mix", choices=["plant", "small", "camera"], default="plant")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_generate)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (MqttReplayError, FileNotFoundError) as exc:
+        print(f"mqtt-replay: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
