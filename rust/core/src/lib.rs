@@ -12,3 +12,5 @@ pub mod time;
 pub use error::{Error, Result};
 pub use ndjson::{Mode, Skipped};
 pub use session::{fetch_payloads, open, Container, Options, Session};
+pub mod mqtt;
+pub mod replay;

@@ -18,8 +18,10 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
+mod replay;
+
 /// Raises the Python exception class `name` from `mqtt_replay.errors`.
-fn raise(py: Python<'_>, name: &str, msg: String, extra: Option<(&PathBuf, u64, &str)>) -> PyErr {
+pub(crate) fn raise(py: Python<'_>, name: &str, msg: String, extra: Option<(&PathBuf, u64, &str)>) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let module = py.import("mqtt_replay.errors")?;
         let cls = module.getattr(name)?;
@@ -37,7 +39,7 @@ fn raise(py: Python<'_>, name: &str, msg: String, extra: Option<(&PathBuf, u64, 
     build().unwrap_or_else(|e| e)
 }
 
-fn to_py_err(py: Python<'_>, err: core::Error) -> PyErr {
+pub(crate) fn to_py_err(py: Python<'_>, err: core::Error) -> PyErr {
     let msg = err.to_string();
     match &err {
         core::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
@@ -209,5 +211,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Session>()?;
     m.add_function(wrap_pyfunction!(open_session, m)?)?;
     m.add_function(wrap_pyfunction!(fetch_payloads, m)?)?;
+    m.add_class::<replay::Replayer>()?;
     Ok(())
 }

@@ -1,0 +1,98 @@
+//! Rewriting time fields of JSON payloads to the replay's wall clock.
+
+use serde_json::Value;
+
+/// Keys whose string values are replaced, at any depth.
+pub const TIME_KEYS: &[&str] = &[
+    "timestamp",
+    "ts",
+    "startedAt",
+    "stoppedAt",
+    "receivedAt",
+    "createdAt",
+    "updatedAt",
+    "finishedAt",
+];
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix nanoseconds.
+pub fn iso_ms(unix_ns: i64) -> String {
+    let secs = unix_ns.div_euclid(1_000_000_000);
+    let ms = unix_ns.rem_euclid(1_000_000_000) / 1_000_000;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+fn walk(v: &mut Value, now: &str) -> bool {
+    let mut changed = false;
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if val.is_string() && TIME_KEYS.contains(&k.as_str()) {
+                    *val = Value::String(now.to_string());
+                    changed = true;
+                } else {
+                    changed |= walk(val, now);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                changed |= walk(item, now);
+            }
+        }
+        _ => {}
+    }
+    changed
+}
+
+/// The payload with every time field set to `now`; `None` when it is not JSON or has none.
+pub fn rewrite_times(payload: &[u8], now: &str) -> Option<Vec<u8>> {
+    let first = payload.iter().find(|c| !c.is_ascii_whitespace())?;
+    if *first != b'{' && *first != b'[' {
+        return None;
+    }
+    let mut v: Value = serde_json::from_slice(payload).ok()?;
+    if walk(&mut v, now) {
+        serde_json::to_vec(&v).ok()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_rewrites() {
+        assert_eq!(iso_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_ms(1_772_524_961_167_000_000), "2026-03-03T08:02:41.167Z");
+        let out = rewrite_times(
+            br#"{"b":1,"timestamp":"x","steps":[{"startedAt":"y","n":2}],"ts":5}"#,
+            "NOW",
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"b":1,"timestamp":"NOW","steps":[{"startedAt":"NOW","n":2}],"ts":5}"#
+        );
+        assert!(rewrite_times(b"true", "NOW").is_none());
+        assert!(rewrite_times(b"{\"a\":1}", "NOW").is_none());
+    }
+}
