@@ -13,4 +13,5 @@ pub use error::{Error, Result};
 pub use ndjson::{Mode, Skipped};
 pub use session::{fetch_payloads, open, Container, Options, Session};
 pub mod mqtt;
+pub mod recorder;
 pub mod replay;

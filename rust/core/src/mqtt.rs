@@ -26,12 +26,18 @@ pub struct BrokerConfig {
     pub password: Option<String>,
     pub client_id: String,
     pub keep_alive_s: u16,
+    /// 4 = MQTT 3.1.1 (publishing), 5 = MQTT 5 (recording, for "retain as published").
+    pub protocol: u8,
 }
 
 impl std::fmt::Debug for BrokerConfig {
     // Never print the password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "mqtt://{}:{} (client id {})", self.host, self.port, self.client_id)
+        write!(
+            f,
+            "mqtt://{}:{} (client id {})",
+            self.host, self.port, self.client_id
+        )
     }
 }
 
@@ -39,11 +45,15 @@ impl BrokerConfig {
     /// Parses `mqtt://[user[:password]@]host[:port]` (port 1883 by default).
     pub fn parse(url: &str, client_id: &str) -> Result<Self> {
         let invalid = |why: &str| Error::Invalid(format!("broker URL {:?}: {why}", redact(url)));
-        let rest = if let Some(r) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://"))
+        let rest = if let Some(r) = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
         {
             r
         } else if url.starts_with("mqtts://") || url.starts_with("ssl://") {
-            return Err(invalid("TLS is not supported by this build; use a local TLS proxy"));
+            return Err(invalid(
+                "TLS is not supported by this build; use a local TLS proxy",
+            ));
         } else if url.contains("://") {
             return Err(invalid("scheme must be mqtt://"));
         } else {
@@ -84,6 +94,7 @@ impl BrokerConfig {
             password,
             client_id: client_id.to_string(),
             keep_alive_s: 30,
+            protocol: 4,
         })
     }
 
@@ -162,7 +173,7 @@ fn put_str(out: &mut Vec<u8>, s: &[u8]) {
 fn connect_packet(cfg: &BrokerConfig) -> Vec<u8> {
     let mut body = Vec::new();
     put_str(&mut body, b"MQTT");
-    body.push(4); // protocol level 3.1.1
+    body.push(cfg.protocol);
     let mut flags = 0x02u8; // clean session
     if cfg.username.is_some() {
         flags |= 0x80;
@@ -172,6 +183,9 @@ fn connect_packet(cfg: &BrokerConfig) -> Vec<u8> {
     }
     body.push(flags);
     body.extend_from_slice(&cfg.keep_alive_s.to_be_bytes());
+    if cfg.protocol >= 5 {
+        body.push(0); // no properties
+    }
     put_str(&mut body, cfg.client_id.as_bytes());
     if let Some(u) = &cfg.username {
         put_str(&mut body, u.as_bytes());
@@ -212,11 +226,15 @@ pub fn encode_publish(
     out.extend_from_slice(payload);
 }
 
-fn subscribe_packet(pid: u16, filters: &[(String, u8)]) -> Vec<u8> {
+fn subscribe_packet(pid: u16, filters: &[(String, u8)], v5: bool) -> Vec<u8> {
     let mut body = pid.to_be_bytes().to_vec();
+    if v5 {
+        body.push(0); // no properties
+    }
     for (f, q) in filters {
         put_str(&mut body, f.as_bytes());
-        body.push(*q);
+        // MQTT 5: "retain as published" (0x08), so the recorded flag is the publisher's.
+        body.push(if v5 { *q | 0x08 } else { *q });
     }
     let mut out = vec![0x82];
     put_len(&mut out, body.len());
@@ -227,20 +245,53 @@ fn subscribe_packet(pid: u16, filters: &[(String, u8)]) -> Vec<u8> {
 /// A packet read from the broker.
 #[derive(Debug)]
 pub enum Incoming {
-    ConnAck { code: u8 },
-    PubAck { pid: u16 },
-    SubAck { pid: u16, codes: Vec<u8> },
-    Publish { topic: Vec<u8>, payload: Vec<u8>, qos: u8, retain: bool, dup: bool, pid: u16 },
+    ConnAck {
+        code: u8,
+    },
+    PubAck {
+        pid: u16,
+    },
+    SubAck {
+        pid: u16,
+        codes: Vec<u8>,
+    },
+    Publish {
+        topic: Vec<u8>,
+        payload: Vec<u8>,
+        qos: u8,
+        retain: bool,
+        dup: bool,
+        pid: u16,
+    },
     PingResp,
     Other(u8),
 }
 
+fn get_varint(b: &[u8], at: &mut usize) -> Option<usize> {
+    let mut v = 0usize;
+    let mut mult = 1usize;
+    for _ in 0..4 {
+        let c = *b.get(*at)?;
+        *at += 1;
+        v += usize::from(c & 0x7f) * mult;
+        if c & 0x80 == 0 {
+            return Some(v);
+        }
+        mult *= 128;
+    }
+    None
+}
+
 /// Reads one packet; `Ok(None)` on a clean EOF.
 pub fn read_packet(r: &mut impl Read) -> std::io::Result<Option<Incoming>> {
+    read_packet_v(r, false)
+}
+
+/// Reads one packet of protocol 3.1.1 or (`v5`) 5; `Ok(None)` on a clean EOF.
+pub fn read_packet_v(r: &mut impl Read, v5: bool) -> std::io::Result<Option<Incoming>> {
     let mut first = [0u8; 1];
-    match r.read(&mut first)? {
-        0 => return Ok(None),
-        _ => {}
+    if r.read(&mut first)? == 0 {
+        return Ok(None);
     }
     let mut len = 0usize;
     let mut mult = 1usize;
@@ -258,27 +309,46 @@ pub fn read_packet(r: &mut impl Read) -> std::io::Result<Option<Incoming>> {
     let kind = first[0] >> 4;
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed packet");
     Ok(Some(match kind {
-        2 => Incoming::ConnAck { code: *body.get(1).ok_or_else(bad)? },
-        4 => Incoming::PubAck { pid: u16::from_be_bytes([body[0], *body.get(1).ok_or_else(bad)?]) },
-        9 => Incoming::SubAck {
-            pid: u16::from_be_bytes([body[0], *body.get(1).ok_or_else(bad)?]),
-            codes: body[2..].to_vec(),
+        2 => Incoming::ConnAck {
+            code: *body.get(1).ok_or_else(bad)?,
         },
+        4 => Incoming::PubAck {
+            pid: u16::from_be_bytes([body[0], *body.get(1).ok_or_else(bad)?]),
+        },
+        9 => {
+            let pid = u16::from_be_bytes([body[0], *body.get(1).ok_or_else(bad)?]);
+            let mut at = 2;
+            if v5 {
+                let n = get_varint(&body, &mut at).ok_or_else(bad)?;
+                at += n;
+            }
+            Incoming::SubAck {
+                pid,
+                codes: body.get(at..).ok_or_else(bad)?.to_vec(),
+            }
+        }
         3 => {
             let qos = (first[0] >> 1) & 0x03;
             let tl = usize::from(u16::from_be_bytes([body[0], *body.get(1).ok_or_else(bad)?]));
             let topic = body.get(2..2 + tl).ok_or_else(bad)?.to_vec();
             let mut at = 2 + tl;
             let pid = if qos > 0 {
-                let p = u16::from_be_bytes([*body.get(at).ok_or_else(bad)?, *body.get(at + 1).ok_or_else(bad)?]);
+                let p = u16::from_be_bytes([
+                    *body.get(at).ok_or_else(bad)?,
+                    *body.get(at + 1).ok_or_else(bad)?,
+                ]);
                 at += 2;
                 p
             } else {
                 0
             };
+            if v5 {
+                let n = get_varint(&body, &mut at).ok_or_else(bad)?;
+                at += n;
+            }
             Incoming::Publish {
                 topic,
-                payload: body[at..].to_vec(),
+                payload: body.get(at..).ok_or_else(bad)?.to_vec(),
                 qos,
                 retain: first[0] & 1 == 1,
                 dup: first[0] & 0x08 != 0,
@@ -314,15 +384,17 @@ pub fn connect(cfg: &BrokerConfig, timeout: Duration) -> Result<TcpStream> {
             Ok(mut s) => {
                 s.set_nodelay(true).ok();
                 s.set_read_timeout(Some(timeout)).ok();
-                s.write_all(&connect_packet(cfg)).map_err(|e| broker(e.to_string()))?;
-                return match read_packet(&mut s) {
+                s.write_all(&connect_packet(cfg))
+                    .map_err(|e| broker(e.to_string()))?;
+                return match read_packet_v(&mut s, cfg.protocol >= 5) {
                     Ok(Some(Incoming::ConnAck { code: 0 })) => {
                         s.set_read_timeout(None).ok();
                         Ok(s)
                     }
-                    Ok(Some(Incoming::ConnAck { code })) => {
-                        Err(broker(format!("connection refused: {}", connack_reason(code))))
-                    }
+                    Ok(Some(Incoming::ConnAck { code })) => Err(broker(format!(
+                        "connection refused: {}",
+                        connack_reason(code)
+                    ))),
                     Ok(_) => Err(broker("unexpected answer to CONNECT".into())),
                     Err(e) => Err(broker(format!("no CONNACK: {e}"))),
                 };
@@ -330,7 +402,9 @@ pub fn connect(cfg: &BrokerConfig, timeout: Duration) -> Result<TcpStream> {
             Err(e) => last = Some(e),
         }
     }
-    Err(broker(last.map_or_else(|| "no address".into(), |e| e.to_string())))
+    Err(broker(
+        last.map_or_else(|| "no address".into(), |e| e.to_string()),
+    ))
 }
 
 // ---- publishing connection with a bounded in-flight window -------------------------
@@ -383,7 +457,10 @@ pub struct PublishConn {
 impl PublishConn {
     pub fn open(cfg: BrokerConfig, window: usize, stop: Arc<AtomicBool>) -> Result<Self> {
         let stream = connect(&cfg, Duration::from_secs(5))?;
-        let shared = Arc::new(Shared { window: Mutex::new(Window::default()), acked: Condvar::new() });
+        let shared = Arc::new(Shared {
+            window: Mutex::new(Window::default()),
+            acked: Condvar::new(),
+        });
         let connected = Arc::new(AtomicBool::new(true));
         let reader = spawn_ack_reader(&stream, &shared, 0, &connected)?;
         Ok(PublishConn {
@@ -408,7 +485,11 @@ impl PublishConn {
 
     fn alloc_pid(&mut self) -> u16 {
         let pid = self.next_pid;
-        self.next_pid = if self.next_pid == u16::MAX { 1 } else { self.next_pid + 1 };
+        self.next_pid = if self.next_pid == u16::MAX {
+            1
+        } else {
+            self.next_pid + 1
+        };
         pid
     }
 
@@ -424,9 +505,10 @@ impl PublishConn {
                 self.reconnect()?;
             }
             let pid = if qos > 0 {
-                match self.wait_window()? {
-                    true => self.alloc_pid(),
-                    false => continue, // connection broke while waiting
+                if self.wait_window()? {
+                    self.alloc_pid()
+                } else {
+                    continue; // the connection broke while waiting
                 }
             } else {
                 0
@@ -439,7 +521,14 @@ impl PublishConn {
                 w.by_pid.insert(pid, serial);
                 w.pending.insert(
                     serial,
-                    (pid, InflightMsg { topic: topic.to_vec(), payload: payload.to_vec(), retain }),
+                    (
+                        pid,
+                        InflightMsg {
+                            topic: topic.to_vec(),
+                            payload: payload.to_vec(),
+                            retain,
+                        },
+                    ),
                 );
             }
             self.buf.clear();
@@ -484,7 +573,12 @@ impl PublishConn {
             if self.stop.load(Ordering::Relaxed) {
                 return Err(Error::Broker("stopped".into()));
             }
-            w = self.shared.acked.wait_timeout(w, Duration::from_millis(50)).unwrap().0;
+            w = self
+                .shared
+                .acked
+                .wait_timeout(w, Duration::from_millis(50))
+                .unwrap()
+                .0;
         }
         Ok(!w.broken)
     }
@@ -506,7 +600,12 @@ impl PublishConn {
     /// Keeps the connection alive during long waits.
     pub fn ping_if_idle(&mut self) {
         if self.last_write.elapsed() >= Duration::from_secs(u64::from(self.cfg.keep_alive_s) / 2) {
-            if self.writer.write_all(&[0xC0, 0x00]).and_then(|()| self.writer.flush()).is_err() {
+            if self
+                .writer
+                .write_all(&[0xC0, 0x00])
+                .and_then(|()| self.writer.flush())
+                .is_err()
+            {
                 self.mark_broken();
             }
             self.last_write = Instant::now();
@@ -523,7 +622,12 @@ impl PublishConn {
             if let Ok(stream) = connect(&self.cfg, Duration::from_secs(2)) {
                 let old = std::mem::replace(
                     &mut self.writer,
-                    BufWriter::with_capacity(64 * 1024, stream.try_clone().map_err(|e| Error::Broker(e.to_string()))?),
+                    BufWriter::with_capacity(
+                        64 * 1024,
+                        stream
+                            .try_clone()
+                            .map_err(|e| Error::Broker(e.to_string()))?,
+                    ),
                 );
                 if let Ok(s) = old.into_inner() {
                     s.shutdown(Shutdown::Both).ok();
@@ -538,7 +642,12 @@ impl PublishConn {
                     w.generation
                 };
                 self.connected.store(true, Ordering::Relaxed);
-                self.reader = Some(spawn_ack_reader(&stream, &self.shared, generation, &self.connected)?);
+                self.reader = Some(spawn_ack_reader(
+                    &stream,
+                    &self.shared,
+                    generation,
+                    &self.connected,
+                )?);
                 self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
                 // Resend every unacknowledged message, oldest first, with DUP set.
                 let resend: Vec<(u16, Vec<u8>)> = {
@@ -560,7 +669,9 @@ impl PublishConn {
                     }
                 }
                 if ok && self.writer.flush().is_ok() {
-                    self.counters.resent.fetch_add(resend.len() as u64, Ordering::Relaxed);
+                    self.counters
+                        .resent
+                        .fetch_add(resend.len() as u64, Ordering::Relaxed);
                     self.last_write = Instant::now();
                     return Ok(());
                 }
@@ -591,7 +702,12 @@ impl PublishConn {
                 continue;
             }
             let w = self.shared.window.lock().unwrap();
-            drop(self.shared.acked.wait_timeout(w, Duration::from_millis(20)).unwrap());
+            drop(
+                self.shared
+                    .acked
+                    .wait_timeout(w, Duration::from_millis(20))
+                    .unwrap(),
+            );
         }
     }
 
@@ -618,7 +734,9 @@ fn spawn_ack_reader(
     generation: u64,
     connected: &Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>> {
-    let mut rd = stream.try_clone().map_err(|e| Error::Broker(e.to_string()))?;
+    let mut rd = stream
+        .try_clone()
+        .map_err(|e| Error::Broker(e.to_string()))?;
     let shared = Arc::clone(shared);
     let connected = Arc::clone(connected);
     std::thread::Builder::new()
@@ -672,9 +790,14 @@ pub struct Received {
 pub enum SubEvent {
     Message(Received),
     /// The connection dropped; the subscriber is reconnecting.
-    Disconnected { at_ns: i64, reason: String },
+    Disconnected {
+        at_ns: i64,
+        reason: String,
+    },
     /// Connected (again) and subscribed.
-    Connected { at_ns: i64 },
+    Connected {
+        at_ns: i64,
+    },
 }
 
 pub fn now_ns() -> i64 {
@@ -717,7 +840,13 @@ pub fn subscribe(
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                if tx.send(SubEvent::Disconnected { at_ns: now_ns(), reason }).is_err() {
+                if tx
+                    .send(SubEvent::Disconnected {
+                        at_ns: now_ns(),
+                        reason,
+                    })
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -733,8 +862,11 @@ fn run_subscription(
     stop: &AtomicBool,
     cfg: &BrokerConfig,
 ) -> String {
-    let Ok(mut w) = s.try_clone() else { return "socket clone failed".into() };
-    if w.write_all(&subscribe_packet(1, filters)).is_err() {
+    let Ok(mut w) = s.try_clone() else {
+        return "socket clone failed".into();
+    };
+    let v5 = cfg.protocol >= 5;
+    if w.write_all(&subscribe_packet(1, filters, v5)).is_err() {
         return "subscribe failed".into();
     }
     s.set_read_timeout(Some(Duration::from_millis(200))).ok();
@@ -752,12 +884,25 @@ fn run_subscription(
             }
             last_ping = Instant::now();
         }
-        match read_packet(&mut r) {
-            Ok(Some(Incoming::Publish { topic, payload, qos, retain, pid, .. })) => {
+        match read_packet_v(&mut r, v5) {
+            Ok(Some(Incoming::Publish {
+                topic,
+                payload,
+                qos,
+                retain,
+                pid,
+                ..
+            })) => {
                 if qos > 0 {
                     acks.push_back(pid);
                 }
-                let msg = Received { topic, payload, qos, retain, received_ns: now_ns() };
+                let msg = Received {
+                    topic,
+                    payload,
+                    qos,
+                    retain,
+                    received_ns: now_ns(),
+                };
                 if tx.send(SubEvent::Message(msg)).is_err() {
                     return "receiver gone".into();
                 }
@@ -771,7 +916,7 @@ fn run_subscription(
                 }
             }
             Ok(Some(Incoming::SubAck { codes, .. })) => {
-                if codes.iter().any(|&c| c == 0x80) {
+                if codes.iter().any(|&c| c >= 0x80) {
                     return "subscription refused".into();
                 }
                 if tx.send(SubEvent::Connected { at_ns: now_ns() }).is_err() {
@@ -780,7 +925,11 @@ fn run_subscription(
             }
             Ok(Some(_)) => {}
             Ok(None) => return "broker closed the connection".into(),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(e) => return format!("connection lost: {e}"),
         }
     }
@@ -798,8 +947,12 @@ mod tests {
         let c = BrokerConfig::parse("127.0.0.1", "id").unwrap();
         assert_eq!(c.port, 1883);
         assert!(c.is_loopback());
-        assert!(BrokerConfig::parse("mqtt://[::1]:1883", "id").unwrap().is_loopback());
-        assert!(!BrokerConfig::parse("mqtt://192.168.0.100", "id").unwrap().is_loopback());
+        assert!(BrokerConfig::parse("mqtt://[::1]:1883", "id")
+            .unwrap()
+            .is_loopback());
+        assert!(!BrokerConfig::parse("mqtt://192.168.0.100", "id")
+            .unwrap()
+            .is_loopback());
         assert!(BrokerConfig::parse("mqtts://x", "id").is_err());
         assert_eq!(redact("mqtt://u:secret@h:1"), "mqtt://u:***@h:1");
         assert!(!format!("{c:?}").contains("secret"));
@@ -812,7 +965,14 @@ mod tests {
         encode_publish(&mut b, b"a/b", &payload, 1, true, false, 42);
         let p = read_packet(&mut &b[..]).unwrap().unwrap();
         match p {
-            Incoming::Publish { topic, payload: got, qos, retain, pid, .. } => {
+            Incoming::Publish {
+                topic,
+                payload: got,
+                qos,
+                retain,
+                pid,
+                ..
+            } => {
                 assert_eq!(topic, b"a/b");
                 assert_eq!(got, payload);
                 assert_eq!((qos, retain, pid), (1, true, 42));

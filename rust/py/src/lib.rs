@@ -18,10 +18,16 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
+mod recorder;
 mod replay;
 
 /// Raises the Python exception class `name` from `mqtt_replay.errors`.
-pub(crate) fn raise(py: Python<'_>, name: &str, msg: String, extra: Option<(&PathBuf, u64, &str)>) -> PyErr {
+pub(crate) fn raise(
+    py: Python<'_>,
+    name: &str,
+    msg: String,
+    extra: Option<(&PathBuf, u64, &str)>,
+) -> PyErr {
     let build = || -> PyResult<PyErr> {
         let module = py.import("mqtt_replay.errors")?;
         let cls = module.getattr(name)?;
@@ -212,5 +218,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(open_session, m)?)?;
     m.add_function(wrap_pyfunction!(fetch_payloads, m)?)?;
     m.add_class::<replay::Replayer>()?;
+    m.add_class::<recorder::Recorder>()?;
     Ok(())
 }

@@ -15,15 +15,28 @@ use crate::{raise, to_py_err};
 pub fn import_stream(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
     let capsule = obj.call_method0("__arrow_c_stream__")?;
     let capsule = capsule.cast::<PyCapsule>()?;
-    let ptr = capsule.pointer_checked(Some(c"arrow_array_stream"))?.cast::<FFI_ArrowArrayStream>();
+    let ptr = capsule
+        .pointer_checked(Some(c"arrow_array_stream"))?
+        .cast::<FFI_ArrowArrayStream>();
     // SAFETY: the capsule holds an ArrowArrayStream (checked by name); `from_raw` moves it
     // out and marks the capsule's copy released, as the PyCapsule interface prescribes.
     let stream = unsafe { FFI_ArrowArrayStream::from_raw(ptr.as_ptr()) };
-    let reader = ArrowArrayStreamReader::try_new(stream)
-        .map_err(|e| raise(py, "InvalidOptionError", format!("not an Arrow stream: {e}"), None))?;
-    reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| raise(py, "InvalidOptionError", format!("reading the Arrow stream: {e}"), None))
+    let reader = ArrowArrayStreamReader::try_new(stream).map_err(|e| {
+        raise(
+            py,
+            "InvalidOptionError",
+            format!("not an Arrow stream: {e}"),
+            None,
+        )
+    })?;
+    reader.collect::<Result<Vec<_>, _>>().map_err(|e| {
+        raise(
+            py,
+            "InvalidOptionError",
+            format!("reading the Arrow stream: {e}"),
+            None,
+        )
+    })
 }
 
 #[pyclass(module = "mqtt_replay._core")]
@@ -70,7 +83,12 @@ impl Replayer {
             "retained" => Prime::Retained,
             "all" => Prime::All,
             other => {
-                return Err(raise(py, "InvalidOptionError", format!("prime must be off, retained or all, not {other:?}"), None))
+                return Err(raise(
+                    py,
+                    "InvalidOptionError",
+                    format!("prime must be off, retained or all, not {other:?}"),
+                    None,
+                ))
             }
         };
         let cfg = ReplayConfig {
@@ -127,18 +145,25 @@ impl Replayer {
     }
 
     fn is_finished(&self) -> bool {
-        self.inner.as_ref().is_none_or(replay::Replayer::is_finished)
+        self.inner
+            .as_ref()
+            .is_none_or(replay::Replayer::is_finished)
     }
 
     /// Waits up to `timeout` seconds (forever if None) without holding the GIL; checks for
     /// Ctrl-C every 50 ms. True when the replay has ended.
     #[pyo3(signature = (timeout = None))]
     fn wait(&mut self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
-        let deadline = timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        let deadline =
+            timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
         loop {
-            let Some(inner) = self.inner.as_mut() else { return Ok(true) };
+            let Some(inner) = self.inner.as_mut() else {
+                return Ok(true);
+            };
             let slice = match deadline {
-                Some(d) => d.saturating_duration_since(std::time::Instant::now()).min(Duration::from_millis(50)),
+                Some(d) => d
+                    .saturating_duration_since(std::time::Instant::now())
+                    .min(Duration::from_millis(50)),
                 None => Duration::from_millis(50),
             };
             if py.detach(|| inner.wait(slice)) {
@@ -154,7 +179,9 @@ impl Replayer {
     /// A snapshot of position, counters and lateness (µs).
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        let Some(inner) = self.inner.as_ref() else { return Ok(d) };
+        let Some(inner) = self.inner.as_ref() else {
+            return Ok(d);
+        };
         let s = inner.status();
         d.set_item("state", s.state)?;
         d.set_item("position_s", s.position_us as f64 / 1e6)?;

@@ -49,7 +49,9 @@ impl Messages {
         let mut ids: HashMap<String, u32> = HashMap::new();
         for (b, batch) in batches.iter().enumerate() {
             let col = |name: &str| {
-                batch.column_by_name(name).ok_or_else(|| bad(format!("no column {name:?}")))
+                batch
+                    .column_by_name(name)
+                    .ok_or_else(|| bad(format!("no column {name:?}")))
             };
             let ts = col("timestamp")?;
             let ts = match ts.data_type() {
@@ -92,7 +94,9 @@ impl Messages {
             for r in 0..batch.num_rows() {
                 m.ts_us.push(ts.is_valid(r).then(|| ts.value(r)));
                 let key = topic.keys().value(r);
-                m.topic.push(remap[usize::try_from(key).map_err(|_| bad("negative topic key".into()))?]);
+                m.topic.push(
+                    remap[usize::try_from(key).map_err(|_| bad("negative topic key".into()))?],
+                );
                 m.qos.push(qos.value(r));
                 m.retain.push(retain.value(r));
                 m.locs.push((b as u32, r as u32));
@@ -118,6 +122,7 @@ impl Messages {
 
 /// Everything a replay can be asked to do.
 #[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct ReplayConfig {
     pub broker: BrokerConfig,
     pub allow_remote: bool,
@@ -205,17 +210,34 @@ impl Replayer {
             )));
         }
         if !(cfg.speed == 0.0 || (0.01..=10_000.0).contains(&cfg.speed)) {
-            return Err(Error::Invalid(format!("speed {} is out of range", cfg.speed)));
+            return Err(Error::Invalid(format!(
+                "speed {} is out of range",
+                cfg.speed
+            )));
         }
         let stop = Arc::new(AtomicBool::new(false));
         let conn = PublishConn::open(cfg.broker.clone(), cfg.inflight, Arc::clone(&stop))?;
         let allowed = cfg.allowed.clone();
-        let allow = move |t: u32| allowed.as_ref().is_none_or(|a| a.get(t as usize).copied().unwrap_or(false));
-        let sched =
-            Schedule::build(&messages.ts_us, &messages.topic, &messages.retain, &allow, cfg.compress_gap_us);
+        let allow = move |t: u32| {
+            allowed
+                .as_ref()
+                .is_none_or(|a| a.get(t as usize).copied().unwrap_or(false))
+        };
+        let sched = Schedule::build(
+            &messages.ts_us,
+            &messages.topic,
+            &messages.retain,
+            &allow,
+            cfg.compress_gap_us,
+        );
         let player = Player::new(sched, cfg.from_us, cfg.to_us, cfg.prime);
         let (tx, rx) = mpsc::channel();
-        let shared = Arc::new(Shared { status: Mutex::new(Status { state: "starting", ..Status::default() }) });
+        let shared = Arc::new(Shared {
+            status: Mutex::new(Status {
+                state: "starting",
+                ..Status::default()
+            }),
+        });
         let engine = Engine {
             msgs: messages,
             cfg,
@@ -229,8 +251,8 @@ impl Replayer {
             failed: 0,
             clock: Instant::now(),
             started_wall: Instant::now(),
-            last_status_pub: Instant::now() - Duration::from_secs(10),
-            last_status: Instant::now() - Duration::from_secs(10),
+            last_status_pub: Instant::now(),
+            last_status: Instant::now(),
             finished_state: "finished",
             error: None,
             topic_buf: Vec::new(),
@@ -239,7 +261,12 @@ impl Replayer {
             .name("mqtt-replay".into())
             .spawn(move || engine.run())
             .map_err(|e| Error::Broker(e.to_string()))?;
-        Ok(Replayer { tx, shared, stop, thread: Some(thread) })
+        Ok(Replayer {
+            tx,
+            shared,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     pub fn send(&self, cmd: Command) {
@@ -320,7 +347,9 @@ impl Engine {
     }
 
     fn conn(&mut self) -> &mut PublishConn {
-        self.conn.as_mut().expect("connection present while running")
+        self.conn
+            .as_mut()
+            .expect("connection present while running")
     }
 
     fn run(mut self) {
@@ -341,7 +370,11 @@ impl Engine {
             }
             let now = self.now();
             match self.player.next(now) {
-                Step::Publish { msg, deadline_ns, primed } => {
+                Step::Publish {
+                    msg,
+                    deadline_ns,
+                    primed,
+                } => {
                     self.publish(msg as usize, deadline_ns, primed);
                     self.player.published(primed);
                     since_status += 1;
@@ -444,7 +477,9 @@ impl Engine {
         self.topic_buf.clear();
         match &self.cfg.rename {
             Some(r) => self.topic_buf.extend_from_slice(r[t].as_bytes()),
-            None => self.topic_buf.extend_from_slice(self.msgs.topics[t].as_bytes()),
+            None => self
+                .topic_buf
+                .extend_from_slice(self.msgs.topics[t].as_bytes()),
         }
         let qos = self.cfg.qos.unwrap_or(self.msgs.qos[i]).min(1);
         let retain = self.cfg.retain.unwrap_or(self.msgs.retain[i]);
@@ -471,10 +506,10 @@ impl Engine {
             }
             Err(e) => {
                 self.failed += 1;
-                if !self.conn().stop.load(Ordering::Relaxed) {
-                    let _ = self.conn().reconnect();
-                } else {
+                if self.conn().stop.load(Ordering::Relaxed) {
                     self.error.get_or_insert(e.to_string());
+                } else {
+                    let _ = self.conn().reconnect();
                 }
             }
         }
@@ -507,8 +542,12 @@ impl Engine {
             sent: self.sent,
             primed: self.primed,
             failed: self.failed,
-            resent: counters.as_ref().map_or(0, |c| c.resent.load(Ordering::Relaxed)),
-            reconnects: counters.as_ref().map_or(0, |c| c.reconnects.load(Ordering::Relaxed)),
+            resent: counters
+                .as_ref()
+                .map_or(0, |c| c.resent.load(Ordering::Relaxed)),
+            reconnects: counters
+                .as_ref()
+                .map_or(0, |c| c.reconnects.load(Ordering::Relaxed)),
             connected: self.conn.as_ref().is_some_and(PublishConn::is_connected),
             p50_us: self.hist.quantile_us(0.5),
             p99_us: self.hist.quantile_us(0.99),
@@ -516,13 +555,21 @@ impl Engine {
             max_us: self.hist.max_ns as f64 / 1000.0,
             mean_us: self.hist.mean_us(),
             elapsed_s: elapsed,
-            rate: if elapsed > 0.0 { self.sent as f64 / elapsed } else { 0.0 },
+            rate: if elapsed > 0.0 {
+                self.sent as f64 / elapsed
+            } else {
+                0.0
+            },
             error: self.error.clone(),
         }
     }
 
     fn publish_status(&mut self, force_mqtt: bool) {
-        let state = if self.player.is_paused() { "paused" } else { "playing" };
+        let state = if self.player.is_paused() {
+            "paused"
+        } else {
+            "playing"
+        };
         let snap = self.snapshot(state);
         *self.shared.status.lock().unwrap() = snap.clone();
         self.last_status = Instant::now();
@@ -534,7 +581,9 @@ impl Engine {
 
     /// Publishes the status as a retained message on the status topic (not counted as sent).
     fn announce(&mut self, s: &Status) {
-        let Some(topic) = self.cfg.status_topic.clone() else { return };
+        let Some(topic) = self.cfg.status_topic.clone() else {
+            return;
+        };
         let body = serde_json::json!({
             "session": self.cfg.session_name,
             "state": s.state,
@@ -561,7 +610,8 @@ impl Engine {
                 conn.flush().ok();
                 conn.pending()
             } else {
-                conn.drain(Duration::from_secs(30)).unwrap_or_else(|_| conn.pending())
+                conn.drain(Duration::from_secs(30))
+                    .unwrap_or_else(|_| conn.pending())
             };
             // QoS 1 messages never acknowledged are failures.
             self.failed += left as u64;

@@ -49,8 +49,9 @@ impl Schedule {
             filled.push(last);
         }
         let t0 = filled.iter().copied().min().unwrap_or(0);
-        let mut idx: Vec<u32> =
-            (0..ts_us.len() as u32).filter(|&i| allowed(topic[i as usize])).collect();
+        let mut idx: Vec<u32> = (0..ts_us.len() as u32)
+            .filter(|&i| allowed(topic[i as usize]))
+            .collect();
         idx.sort_by_key(|&i| filled[i as usize]); // stable: file order breaks ties
         let raw_us: Vec<i64> = idx.iter().map(|&i| filled[i as usize] - t0).collect();
         let mut virt_us = Vec::with_capacity(raw_us.len());
@@ -90,7 +91,10 @@ impl Schedule {
     pub fn virt_at(&self, raw: i64) -> i64 {
         let k = self.position_at(raw);
         if k == 0 {
-            return self.virt_us.first().map_or(0, |&v| v - (self.raw_us[0] - raw).max(0));
+            return self
+                .virt_us
+                .first()
+                .map_or(0, |&v| v - (self.raw_us[0] - raw).max(0));
         }
         if k >= self.len() {
             let last = self.len() - 1;
@@ -105,9 +109,15 @@ impl Schedule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Publish message `msg` (file index) now; `deadline_ns` is when it was due.
-    Publish { msg: u32, deadline_ns: u64, primed: bool },
+    Publish {
+        msg: u32,
+        deadline_ns: u64,
+        primed: bool,
+    },
     /// Nothing is due before `deadline_ns`.
-    Wait { deadline_ns: u64 },
+    Wait {
+        deadline_ns: u64,
+    },
     Paused,
     Finished,
 }
@@ -198,7 +208,8 @@ impl Player {
             }
         }
         picked.reverse();
-        self.primes.extend(picked.into_iter().map(|k| self.sched.msg[k]));
+        self.primes
+            .extend(picked.into_iter().map(|k| self.sched.msg[k]));
     }
 
     fn virt_now(&self, now_ns: u64) -> i64 {
@@ -207,7 +218,12 @@ impl Player {
         }
         if self.speed <= 0.0 {
             // As fast as possible: the position is the next message's offset.
-            return self.sched.virt_us.get(self.pos).copied().unwrap_or(self.base_virt);
+            return self
+                .sched
+                .virt_us
+                .get(self.pos)
+                .copied()
+                .unwrap_or(self.base_virt);
         }
         let elapsed = now_ns.saturating_sub(self.base_ns) as f64 / 1000.0;
         self.base_virt + (elapsed * self.speed) as i64
@@ -224,7 +240,11 @@ impl Player {
             return Step::Finished;
         }
         if let Some(&msg) = self.primes.front() {
-            return Step::Publish { msg, deadline_ns: now_ns, primed: true };
+            return Step::Publish {
+                msg,
+                deadline_ns: now_ns,
+                primed: true,
+            };
         }
         if self.paused {
             return Step::Paused;
@@ -239,11 +259,19 @@ impl Player {
                 return Step::Finished;
             }
         }
-        let deadline_ns = if self.speed <= 0.0 { now_ns } else { self.deadline(self.pos) };
+        let deadline_ns = if self.speed <= 0.0 {
+            now_ns
+        } else {
+            self.deadline(self.pos)
+        };
         if deadline_ns > now_ns {
             Step::Wait { deadline_ns }
         } else {
-            Step::Publish { msg: self.sched.msg[self.pos], deadline_ns, primed: false }
+            Step::Publish {
+                msg: self.sched.msg[self.pos],
+                deadline_ns,
+                primed: false,
+            }
         }
     }
 
@@ -306,9 +334,12 @@ impl Player {
     /// Seeks to the `index`-th message of the window.
     pub fn seek_index(&mut self, now_ns: u64, index: usize) {
         let k = (self.win.0 + index).min(self.win.1);
-        let raw = self.sched.raw_us.get(k).copied().unwrap_or_else(|| {
-            self.sched.raw_us.last().copied().unwrap_or(0)
-        });
+        let raw = self
+            .sched
+            .raw_us
+            .get(k)
+            .copied()
+            .unwrap_or_else(|| self.sched.raw_us.last().copied().unwrap_or(0));
         self.seek_raw(now_ns, raw);
         self.pos = k;
     }
@@ -334,7 +365,11 @@ impl Player {
             Some(&r) => r - (self.sched.virt_us[self.pos] - v).max(0),
             None => self.sched.raw_us.last().copied().unwrap_or(0),
         };
-        Position { raw_us: raw.max(0), index: self.pos - self.win.0, total: self.win.1 - self.win.0 }
+        Position {
+            raw_us: raw.max(0),
+            index: self.pos - self.win.0,
+            total: self.win.1 - self.win.0,
+        }
     }
 
     pub fn window(&self) -> (usize, usize) {
@@ -392,7 +427,11 @@ mod tests {
             steps += 1;
             assert!(steps < 100_000, "player does not terminate");
             match p.next(now) {
-                Step::Publish { msg, deadline_ns, primed } => {
+                Step::Publish {
+                    msg,
+                    deadline_ns,
+                    primed,
+                } => {
                     assert!(deadline_ns <= now);
                     out.push((msg, primed));
                     p.published(primed);
@@ -421,7 +460,9 @@ mod tests {
                 last
             })
             .collect();
-        let mut idx: Vec<u32> = (0..ts.len() as u32).filter(|&i| allowed(topic[i as usize])).collect();
+        let mut idx: Vec<u32> = (0..ts.len() as u32)
+            .filter(|&i| allowed(topic[i as usize]))
+            .collect();
         idx.sort_by_key(|&i| filled[i as usize]);
         idx
     }

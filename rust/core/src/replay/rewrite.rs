@@ -82,7 +82,10 @@ mod tests {
     #[test]
     fn formats_and_rewrites() {
         assert_eq!(iso_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso_ms(1_772_524_961_167_000_000), "2026-03-03T08:02:41.167Z");
+        assert_eq!(
+            iso_ms(1_772_524_961_167_000_000),
+            "2026-03-03T08:02:41.167Z"
+        );
         let out = rewrite_times(
             br#"{"b":1,"timestamp":"x","steps":[{"startedAt":"y","n":2}],"ts":5}"#,
             "NOW",

@@ -14,7 +14,13 @@ pub struct Histogram {
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { counts: vec![0; FINE + COARSE], overflow: 0, count: 0, max_ns: 0, sum_ns: 0 }
+        Histogram {
+            counts: vec![0; FINE + COARSE],
+            overflow: 0,
+            count: 0,
+            max_ns: 0,
+            sum_ns: 0,
+        }
     }
 }
 
@@ -43,7 +49,11 @@ impl Histogram {
         for (i, &c) in self.counts.iter().enumerate() {
             seen += c;
             if seen >= rank {
-                let edge = if i < FINE { i + 1 } else { FINE + (i - FINE + 1) * 10 };
+                let edge = if i < FINE {
+                    i + 1
+                } else {
+                    FINE + (i - FINE + 1) * 10
+                };
                 return (edge as f64).min(self.max_ns as f64 / 1000.0);
             }
         }
