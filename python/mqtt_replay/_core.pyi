@@ -1,14 +1,25 @@
 """Typed stub of the compiled module ``mqtt_replay._core`` (checked by mypy.stubtest)."""
 
-from typing import Any
+from typing import Any, final
 
 __version__: str
+__all__ = [
+    "Progress",
+    "Recorder",
+    "Replayer",
+    "Session",
+    "__version__",
+    "fetch_payloads",
+    "open_session",
+]
 
+@final
 class Progress:
-    def __init__(self) -> None: ...
+    def __new__(cls) -> Progress: ...
     @property
     def done(self) -> int: ...
 
+@final
 class Session:
     @property
     def path(self) -> str: ...
@@ -34,8 +45,67 @@ def open_session(
     path: str | Any,
     *,
     strict: bool = False,
-    tz: str = "Europe/Berlin",
+    tz: str = ...,
     mode: str = "full",
     progress: Progress | None = None,
 ) -> Session: ...
 def fetch_payloads(path: str | Any, offsets: list[int], lengths: list[int]) -> list[str]: ...
+
+@final
+class Replayer:
+    def __new__(
+        cls,
+        table: Any,
+        broker_url: str,
+        *,
+        client_id: str,
+        allow_remote: bool = False,
+        speed: float = 1.0,
+        looping: bool = False,
+        from_us: int | None = None,
+        to_us: int | None = None,
+        allowed: list[bool] | None = None,
+        rename: list[str] | None = None,
+        qos: int | None = None,
+        retain: bool | None = None,
+        prime: str = "off",
+        compress_gap_us: int | None = None,
+        rewrite_time: bool = False,
+        status_topic: str | None = None,
+        session_name: str = ...,
+        inflight: int = 1000,
+        start_paused: bool = False,
+    ) -> Replayer: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+    def stop(self) -> None: ...
+    def step(self) -> None: ...
+    def set_speed(self, speed: float) -> None: ...
+    def set_loop(self, looping: bool) -> None: ...
+    def seek_us(self, offset_us: int) -> None: ...
+    def seek_index(self, index: int) -> None: ...
+    def is_finished(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+    def status(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+@final
+class Recorder:
+    def __new__(
+        cls,
+        broker_url: str,
+        directory: str | Any,
+        name: str,
+        *,
+        client_id: str,
+        topics: list[tuple[str, int]],
+        exclude: list[str],
+        tz: str,
+        header_json: str,
+        flush_interval_s: float = 1.0,
+        keep_retained: bool = True,
+        rotate_bytes: int | None = None,
+        rotate_seconds: float | None = None,
+    ) -> Recorder: ...
+    def status(self) -> dict[str, Any]: ...
+    def stop(self) -> dict[str, Any]: ...

@@ -1,5 +1,7 @@
 """The ``mqtt-replay`` command line: info, convert, generate, play, record, serve.
 
+play and record live in :mod:`mqtt_replay.commands`, serve in :mod:`mqtt_replay.stack`.
+
 Exit codes: 0 success; 1 the work ran but something failed (messages not delivered, bad lines
 in strict mode); 2 usage errors; 130 interrupted by Ctrl-C.
 """
@@ -167,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_generate)
 
+    from mqtt_replay.commands import add_commands
+    from mqtt_replay.stack import add_serve_command
+
+    add_commands(sub)
+    add_serve_command(sub)
     return parser
 
 

@@ -38,6 +38,8 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -197,6 +199,11 @@ def _pairing_template() -> str:
 T_PAIRING = _pairing_template()
 
 
+def _as_retained(build: Callable[[], Msg]) -> Msg:
+    topic, payload, _ = build()
+    return topic, payload, True
+
+
 class _Clock:
     """UTC µs -> ``YYYY-MM-DDTHH:MM:SS.mmmZ``, caching the part up to the second."""
 
@@ -270,7 +277,7 @@ class _Plant:
         self.next_pairing_us = 0
         builders = {
             "plant": [
-                (4.2, self.camera),
+                (3.6, self.camera),
                 (7.0, self.bme680),
                 (7.0, self.ldr),
                 (13.0, self.dps_led),
@@ -359,39 +366,46 @@ class _Plant:
     # ------------------------------------------------------------------ the retained dump
 
     def _dump_builders(self) -> list[Callable[[], Msg]]:
+        """What a subscriber gets first: the retained messages, all with retain=true."""
+        retained: list[Callable[[], Msg]]
         if self.mix == "small":
-            arduino = [lambda a=a: self.arduino_connection(a) for a in ARDUINO]
-            return [self.nodered_status, *arduino, self.txt_order]
-        if self.mix == "camera":
-            return [self.camera, self.bme680, self.ldr]
+            arduino = [partial(self.arduino_connection, a) for a in ARDUINO]
+            retained = [self.nodered_status, *arduino, self.txt_order]
+        elif self.mix == "camera":
+            retained = [self.camera, self.bme680, self.ldr]
+        else:
+            retained = self._plant_dump()
+        return [partial(_as_retained, b) for b in retained]
+
+    def _plant_dump(self) -> list[Callable[[], Msg]]:
         retained: list[Callable[[], Msg]] = [
             self.version_mismatch,
             self.layout,
             self.config,
             self.flows,
             self.stock_message,
-            lambda: ("ccu/order/active", _dumps(self.active), True),
-            lambda: ("ccu/order/completed", _dumps(self.completed), True),
-            lambda: self.pairing(retain=True),
+            self._active_message,
+            self._completed_message,
+            partial(self.pairing, retain=True),
             self.nodered_status,
         ]
         for module in MODULES:
             retained += [
-                lambda m=module: self.module_connection(m),
-                lambda m=module: self.module_state(m, None),
-                lambda m=module: self.factsheet(m),
+                partial(self.module_connection, module),
+                partial(self.module_state, module, None),
+                partial(self.factsheet, module),
             ]
         for module in ("AIQS", "DPS"):
             retained += [
-                lambda m=module: self.module_connection(m, nodered=True),
-                lambda m=module: self.module_state(m, None, nodered=True),
+                partial(self.module_connection, module, nodered=True),
+                partial(self.module_state, module, None, nodered=True),
             ]
         retained += [self.agv_connection, self.agv_state, self.agv_factsheet]
         retained += [self.broadcast, self.hbw_config, self.txt_order, self.txt_stock]
         retained += [self.bme680, self.ldr, self.camera]
-        retained += [lambda a=a: self.arduino_connection(a) for a in ARDUINO]
+        retained += [partial(self.arduino_connection, a) for a in ARDUINO]
         retained += [self.mpu6050, self.mq2, self.sw420, self.dht11, self.flame]
-        return [lambda b=b: (*b()[:2], True) for b in retained]
+        return retained
 
     # ------------------------------------------------------------------ background builders
 
@@ -403,13 +417,26 @@ class _Plant:
 
     def bme680(self) -> Msg:
         r = self.rng
-        values = (self.ts, 24 + r.random() * 2, 0.0, 25 + r.random() * 3, 0.0)
-        values += (995 + r.random() * 3, r.randrange(30, 60), r.randrange(1, 4), 0)
+        values = (
+            self.ts,
+            24 + r.random() * 2,
+            0.0,
+            25 + r.random() * 3,
+            0.0,
+            995 + r.random() * 3,
+            r.randrange(30, 60),
+            r.randrange(1, 4),
+            0,
+        )
         return "/j1/txt/1/i/bme680", T_BME680 % values, False
 
     def ldr(self) -> Msg:
         r = self.rng
-        return "/j1/txt/1/i/ldr", T_LDR % (self.ts, 85 + r.random() * 10, r.randrange(5800, 6300)), False
+        return (
+            "/j1/txt/1/i/ldr",
+            T_LDR % (self.ts, 85 + r.random() * 10, r.randrange(5800, 6300)),
+            False,
+        )
 
     def dps_led(self) -> Msg:
         r = self.rng
@@ -426,7 +453,13 @@ class _Plant:
     def mpu6050(self) -> Msg:
         r = self.rng
         level = r.choice(("green", "green", "yellow", "red"))
-        payload = T_MPU6050 % (level, self._bool(0.4), r.randrange(0, 5), r.randrange(15800, 16600), self.ts)
+        payload = T_MPU6050 % (
+            level,
+            self._bool(0.4),
+            r.randrange(0, 5),
+            r.randrange(15800, 16600),
+            self.ts,
+        )
         return "osf/arduino/vibration/mpu6050-1/state", payload, False
 
     def mq2(self) -> Msg:
@@ -476,7 +509,7 @@ class _Plant:
     ) -> Msg:
         serial = MODULES[module][0]
         action_state = "null" if action is None else T_ACTION_STATE % action
-        loads = "[]" if load is None else '[{"loadType":"%s"}]' % load
+        loads = "[]" if load is None else f'[{{"loadType":"{load}"}}]'
         oid = "0" if order_id is None else f'"{order_id}"'
         payload = T_MODULE_STATE % (
             self._header_id(serial),
@@ -534,14 +567,20 @@ class _Plant:
         return "ccu/state/version-mismatch", _dumps(payload), True
 
     def layout(self) -> Msg:
-        modules = [{"type": m, "serialNumber": s, "placeholder": False} for m, (s, _, _) in MODULES.items()]
+        modules = [
+            {"type": m, "serialNumber": s, "placeholder": False} for m, (s, _, _) in MODULES.items()
+        ]
         modules.append({"type": "CHRG", "serialNumber": CHARGER, "placeholder": False})
         nodes = [{"id": n, "type": "INTERSECTION"} for n in sorted(set(ROUTE_VIA.values()))]
         edges = [
             {"from": ROUTE_VIA[m], "to": MODULES[m][0] if m in MODULES else m, "length": 380}
             for m in ROUTE_VIA
         ]
-        return "ccu/state/layout", _dumps({"modules": modules, "intersections": nodes, "roads": edges}), True
+        return (
+            "ccu/state/layout",
+            _dumps({"modules": modules, "intersections": nodes, "roads": edges}),
+            True,
+        )
 
     def config(self) -> Msg:
         payload = {
@@ -584,7 +623,10 @@ class _Plant:
             "protocolLimits": {"maxStringLens": {}, "maxArrayLens": {}, "timing": {}},
             "protocolFeatures": {
                 "moduleActions": [
-                    {"actionType": c, "actionParameters": [{"key": "type", "value": ["RED", "WHITE", "BLUE"]}]}
+                    {
+                        "actionType": c,
+                        "actionParameters": [{"key": "type", "value": ["RED", "WHITE", "BLUE"]}],
+                    }
                     for c in commands
                 ],
                 "optionalParameters": [],
@@ -613,14 +655,23 @@ class _Plant:
             "version": AGV_VERSION,
             "manufacturer": "Fischertechnik",
             "serialNumber": AGV,
-            "typeSpecification": {"seriesName": "FTS", "agvKinematic": "DIFF", "agvClass": "FORKLIFT"},
+            "typeSpecification": {
+                "seriesName": "FTS",
+                "agvKinematic": "DIFF",
+                "agvClass": "FORKLIFT",
+            },
             "physicalParameters": {"speedMax": 0.3, "width": 0.15, "length": 0.2},
             "loadSpecification": {"loadPositions": ["1", "2", "3"]},
         }
         return f"fts/v1/ff/{AGV}/factsheet", _dumps(payload), True
 
     def broadcast(self) -> Msg:
-        payload = {"ts": self.ts, "hardwareId": "txt-j1", "softwareVersion": "1.3.0", "message": "init"}
+        payload = {
+            "ts": self.ts,
+            "hardwareId": "txt-j1",
+            "softwareVersion": "1.3.0",
+            "message": "init",
+        }
         return "/j1/txt/1/i/broadcast", _dumps(payload), True
 
     def hbw_config(self) -> Msg:
@@ -629,8 +680,11 @@ class _Plant:
 
     # ------------------------------------------------------------------ order scripts
 
+    def _completed_message(self) -> Msg:
+        return "ccu/order/completed", _dumps(self.completed), True
+
     def _active_message(self) -> Msg:
-        return "ccu/order/active", _dumps(self.active), False
+        return "ccu/order/active", _dumps(self.active), True
 
     def _navigate(self, order: dict[str, object], target: str, colour: str | None) -> Iterator[Msg]:
         """AGV order and states for driving from the current node to ``target``."""
@@ -640,7 +694,7 @@ class _Plant:
         via = ROUTE_VIA.get(target, "2")
         target_node = MODULES[target][0] if target in MODULES else target
         path = [source, via, target_node] if source != via else [via, target_node]
-        edges = [f"{a}-{b}" for a, b in zip(path, path[1:], strict=False)]
+        edges = [f"{a}-{b}" for a, b in pairwise(path)]
         nodes: list[dict[str, object]] = []
         for k, node in enumerate(path):
             linked = [e for e in edges if node in e.split("-")]
@@ -686,7 +740,11 @@ class _Plant:
             "serialNumber": serial,
             "orderId": oid,
             "orderUpdateId": update,
-            "action": {"id": step_id, "command": command, "metadata": {"type": colour, "workpieceId": wp}},
+            "action": {
+                "id": step_id,
+                "command": command,
+                "metadata": {"type": colour, "workpieceId": wp},
+            },
         }
         yield f"module/v1/ff/{serial}/order", _dumps(order_payload), False
         nodered = module in {"AIQS", "DPS"}
@@ -706,13 +764,19 @@ class _Plant:
         finished = (command, step_id, "FINISHED")
         yield self.module_state(module, finished, order_id=oid, update=update, load=colour)
         if nodered:
-            yield self.module_state(module, finished, order_id=oid, update=update, load=colour, nodered=True)
+            yield self.module_state(
+                module, finished, order_id=oid, update=update, load=colour, nodered=True
+            )
         self.busy[module] = False
 
     def _steps(self, kind: str, colour: str) -> list[dict[str, object]]:
         plan: list[tuple[str, str, str]] = []  # (type, command or source, module or target)
         if kind == "STORAGE":
-            plan = [("MANUFACTURE", "DROP", "DPS"), ("NAVIGATION", "DPS", "HBW"), ("MANUFACTURE", "PICK", "HBW")]
+            plan = [
+                ("MANUFACTURE", "DROP", "DPS"),
+                ("NAVIGATION", "DPS", "HBW"),
+                ("MANUFACTURE", "PICK", "HBW"),
+            ]
         else:
             plan = [("NAVIGATION", "START", "HBW"), ("MANUFACTURE", "DROP", "HBW")]
             previous = "HBW"
@@ -800,7 +864,7 @@ class _Plant:
         self.agv_order = ""
         yield self._active_message()
         self.completed = [order, *self.completed[:2]]  # the newest few, to keep sizes realistic
-        yield "ccu/order/completed", _dumps(self.completed), True
+        yield self._completed_message()
         yield self.txt_order("SHIPPED" if kind == "PRODUCTION" else "WAITING_FOR_ORDER")
 
     def _charge_script(self) -> Iterator[Msg]:
@@ -858,7 +922,9 @@ def generate_session(
     if isinstance(messages, bool) or not isinstance(messages, int) or messages < 0:
         raise InvalidOptionError(f"messages must be a non-negative integer, not {messages!r}")
     if not (isinstance(rate, int | float) and math.isfinite(rate) and rate > 0):
-        raise InvalidOptionError(f"rate must be a positive number of messages per second, not {rate!r}")
+        raise InvalidOptionError(
+            f"rate must be a positive number of messages per second, not {rate!r}"
+        )
     out_path = Path(path)
     rng = random.Random(seed)
     plant = _Plant(rng, mix)
@@ -866,8 +932,8 @@ def generate_session(
     dump = min(len(plant.dump), messages)
 
     end_us = start_us
-    for end_us in _timeline(seed, messages, rate, start_us, dump):
-        pass
+    for t_us in _timeline(seed, messages, rate, start_us, dump):  # a dry run for the header
+        end_us = t_us
     header = {
         "_kind": "session_meta",
         "schema": 1,
@@ -894,6 +960,7 @@ def generate_session(
 
     clock = _Clock()
     step = max(1, messages // 100)
+    reported = 0
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("wb", buffering=1 << 22) as out:
         out.write(json.dumps(header, separators=(",", ":")).encode() + b"\n")
@@ -911,8 +978,9 @@ def generate_session(
                 out.write("".join(block).encode())
                 block.clear()
             if progress is not None and (i + 1) % step == 0:
-                progress(i + 1, messages)
+                reported = i + 1
+                progress(reported, messages)
         out.write("".join(block).encode())
-    if progress is not None and messages % step:
+    if progress is not None and reported != messages:
         progress(messages, messages)
     return out_path

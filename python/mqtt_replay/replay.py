@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from mqtt_replay import _core
 from mqtt_replay.errors import InvalidOptionError
-from mqtt_replay.session import Session, open_session
+from mqtt_replay.session import DEFAULT_TZ, Session, open_session
 from mqtt_replay.topics import remap, selection
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
@@ -122,13 +122,13 @@ class Replayer:
         tz: str | None = None,
     ) -> None:
         if not isinstance(session, Session):
-            session = open_session(Path(session), **({"tz": tz} if tz else {}))
+            session = open_session(Path(session), tz=tz or DEFAULT_TZ)
         self.session = session
         if qos is not None and qos not in (0, 1, 2):
             raise InvalidOptionError(f"qos must be 0, 1 or 2, not {qos}")
-        prime_mode = {True: "retained", False: "off"}.get(prime, prime) if isinstance(
-            prime, bool
-        ) else prime
+        prime_mode = (
+            {True: "retained", False: "off"}.get(prime, prime) if isinstance(prime, bool) else prime
+        )
         if prime_mode not in ("off", "retained", "all"):
             raise InvalidOptionError(f"prime must be off, retained or all, not {prime!r}")
         table = _replay_table(session)

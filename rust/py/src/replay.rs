@@ -42,6 +42,8 @@ pub fn import_stream(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<Rec
 #[pyclass(module = "mqtt_replay._core")]
 pub struct Replayer {
     inner: Option<replay::Replayer>,
+    /// The final status, kept after `close` so that reports can still be read.
+    last: replay::Status,
 }
 
 #[pymethods]
@@ -116,7 +118,7 @@ impl Replayer {
                 replay::Replayer::start(msgs, cfg)
             })
             .map_err(|e| to_py_err(py, e))?;
-        Ok(Replayer { inner: Some(inner) })
+        Ok(Replayer { inner: Some(inner), last: replay::Status::default() })
     }
 
     fn pause(&self) {
@@ -179,10 +181,7 @@ impl Replayer {
     /// A snapshot of position, counters and lateness (µs).
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        let Some(inner) = self.inner.as_ref() else {
-            return Ok(d);
-        };
-        let s = inner.status();
+        let s = self.inner.as_ref().map_or_else(|| self.last.clone(), replay::Replayer::status);
         d.set_item("state", s.state)?;
         d.set_item("position_s", s.position_us as f64 / 1e6)?;
         d.set_item("duration_s", s.duration_us as f64 / 1e6)?;
@@ -211,7 +210,12 @@ impl Replayer {
     /// Stops the replay and waits for its thread (GIL released).
     fn close(&mut self, py: Python<'_>) {
         if let Some(inner) = self.inner.take() {
-            py.detach(move || drop(inner));
+            self.last = py.detach(move || {
+                let mut inner = inner;
+                inner.send(Command::Stop);
+                inner.wait(Duration::from_secs(3600));
+                inner.status()
+            });
         }
     }
 }
