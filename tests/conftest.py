@@ -44,6 +44,7 @@ class Broker:
     port: int
     workdir: Path
     proc: subprocess.Popen[bytes] | None = None
+    persistent: bool = False
 
     @property
     def url(self) -> str:
@@ -54,17 +55,20 @@ class Broker:
         conf.write_text(
             f"listener {self.port} {self.host}\n"
             "allow_anonymous true\n"
-            "persistence false\n"
-            "set_tcp_nodelay true\n"
+            + (
+                f"persistence true\npersistence_location {self.workdir}/\n"
+                if self.persistent
+                else "persistence false\n"
+            )
+            + "set_tcp_nodelay true\n"
             "max_queued_messages 0\n"
             "max_inflight_messages 0\n"
-            "max_packet_size 0\n"
             "log_type error\n"
             "log_type warning\n"
         )
-        log = (self.workdir / "mosquitto.log").open("ab")
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
+        with (self.workdir / "mosquitto.log").open("ab") as log:
+            self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -54,8 +54,8 @@ def mosquitto_config(port: int, host: str = "127.0.0.1") -> str:
 def start_mosquitto(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     conf = workdir / "mosquitto.conf"
     conf.write_text(mosquitto_config(port))
-    log = (workdir / "mosquitto.log").open("ab")
-    proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=log)
+    with (workdir / "mosquitto.log").open("ab") as log:
+        proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=log)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
