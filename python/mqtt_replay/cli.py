@@ -95,7 +95,12 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
     import pyarrow.parquet as pq
+
+    from mqtt_replay.analysis import category
 
     session = _open(args)
     out = Path(args.output)
@@ -105,9 +110,24 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if session.header is not None:
         meta[b"mqtt_replay.header"] = json.dumps(session.header).encode()
     table = table.replace_schema_metadata(meta)
-    pq.write_table(table, out, compression="zstd")
+    if args.partition:
+        # Hive-style day=YYYY-MM-DD/family=CCU/… so DuckDB, Polars or Spark prune by path.
+        topics = table.column("topic").cast(pa.string())
+        families = pa.array([category(t) for t in topics.to_pylist()], pa.string())
+        day = pc.strftime(table.column("timestamp"), format="%Y-%m-%d")
+        day = pc.fill_null(day, "unknown")
+        table = table.append_column("day", day).append_column("family", families)
+        table = table.set_column(2, "topic", topics)
+        ds.write_dataset(
+            table, out, format="parquet", partitioning=["day", "family"],
+            partitioning_flavor="hive", existing_data_behavior="overwrite_or_ignore",
+        )  # fmt: skip
+        written = sum(f.stat().st_size for f in out.rglob("*.parquet"))
+    else:
+        pq.write_table(table, out, compression="zstd")
+        written = out.stat().st_size
     print(
-        f"wrote {out} ({len(session):,} messages, {human_bytes(out.stat().st_size)}); "
+        f"wrote {out} ({len(session):,} messages, {human_bytes(written)}); "
         f"{len(session.skipped)} line(s) skipped",
         file=sys.stderr,
     )
@@ -157,7 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("convert", help="write a session as Parquet")
     _add_read_options(p)
-    p.add_argument("output", help="output .parquet file")
+    p.add_argument("output", help="output .parquet file (a directory with --partition)")
+    p.add_argument(
+        "--partition", action="store_true",
+        help="write a Hive-partitioned dataset by day and topic family",
+    )  # fmt: skip
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("generate", help="write a deterministic synthetic plant session")

@@ -955,7 +955,7 @@ def generate_session(
         ),
         "ccuOrderOutcome": "ok",
         "note": "generated",
-        "generator": {"seed": seed, "messages": messages, "rate": rate, "mix": mix},
+        "generator": {"seed": seed, "messages": messages, "rate": float(rate), "mix": mix},
     }
 
     clock = _Clock()

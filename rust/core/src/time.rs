@@ -115,6 +115,8 @@ pub struct Zone {
 }
 
 const BUCKET_US: i64 = 15 * 60 * US_PER_SEC;
+/// 9999-12-29T00:00:00 UTC, safely inside jiff's range for every offset.
+const LAST_JIFF_SECOND: i64 = 253_402_041_600;
 
 impl Zone {
     /// Looks the zone up in the system's zoneinfo database, falling back to the bundled one.
@@ -128,7 +130,9 @@ impl Zone {
 
     fn offset_exact(&self, wall_us: i64) -> Option<i32> {
         use jiff::tz::AmbiguousOffset;
-        let secs = wall_us.div_euclid(US_PER_SEC);
+        // jiff's range ends a day before year 10000; zones have no transitions out there,
+        // so the offset of the last supported day applies.
+        let secs = wall_us.div_euclid(US_PER_SEC).min(LAST_JIFF_SECOND);
         let dt = DateTime::from(
             jiff::Timestamp::from_second(secs)
                 .ok()?
@@ -163,7 +167,7 @@ impl Zone {
 
     fn is_unambiguous(&self, start: i64, end: i64) -> bool {
         let check = |us: i64| -> bool {
-            let secs = us.div_euclid(US_PER_SEC);
+            let secs = us.div_euclid(US_PER_SEC).min(LAST_JIFF_SECOND);
             let Ok(ts) = jiff::Timestamp::from_second(secs) else {
                 return false;
             };
@@ -213,6 +217,7 @@ mod tests {
         assert_eq!(utc("2025-03-30T02:30:00"), utc("2025-03-30T01:30:00Z"));
         // Fold (02:30 happens twice on 2025-10-26): the earlier (+2).
         assert_eq!(utc("2025-10-26T02:30:00"), utc("2025-10-26T00:30:00Z"));
+        assert_eq!(utc("9999-12-30T23:00:00"), 253_402_207_200_000_000);
     }
 
     #[test]

@@ -1,0 +1,230 @@
+"""Replay throughput and timing fidelity against a local Mosquitto, in one script.
+
+Peers: a Python paho-mqtt publish loop (the usual hand-written replayer) and
+``mosquitto_pub -l`` (the native C client). A native ``mosquitto_sub`` counts what arrives,
+so "every message arrived" is checked for every row.
+
+Usage: ``python benchmarks/bench_replay.py [--messages N] [--drift-seconds S]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import print_table  # noqa: E402
+
+from mqtt_replay.replay import Replayer  # noqa: E402
+from mqtt_replay.stack import start_mosquitto  # noqa: E402
+from mqtt_replay.session import open_session  # noqa: E402
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_uniform(path: Path, n: int, size: int, rate: float | None) -> Path:
+    """n messages of `size` payload bytes on 10 topics; `rate` msg/s spacing (None: 1 µs)."""
+    step_us = 1 if rate is None else 1e6 / rate
+    body = "x" * size
+    with path.open("w") as f:
+        for i in range(n):
+            us = int(i * step_us)
+            f.write(
+                f'{{"topic":"bench/{i % 10}","payload":"{body}",'
+                f'"timestamp":"2026-01-01T00:{us // 60_000_000 % 60:02d}:'
+                f'{us // 1_000_000 % 60:02d}.{us % 1_000_000:06d}Z","qos":0,"retain":false}}\n'
+            )
+    return path
+
+
+class Counter:
+    """mosquitto_sub counting N messages on bench/#; `finish()` returns (all arrived, t_end)."""
+
+    def __init__(self, port: int, n: int, qos: int) -> None:
+        self.n = n
+        self.proc = subprocess.Popen(
+            ["mosquitto_sub", "-p", str(port), "-t", "bench/#", "-q", str(qos), "-C", str(n),
+             "-F", "%I"],  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(0.5)
+
+    def finish(self, timeout: float) -> tuple[bool, float]:
+        try:
+            self.proc.wait(timeout)
+            return self.proc.returncode == 0, time.perf_counter()
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return False, time.perf_counter()
+
+
+PAHO_LOOP = r"""
+import sys, time, socket, json
+import paho.mqtt.client as mqtt
+port, n, size, qos = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-paho")
+c.max_inflight_messages_set(1000); c.max_queued_messages_set(0)
+c.connect("127.0.0.1", port); c.loop_start()
+c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+body = b"x" * size
+t0 = time.perf_counter()
+for i in range(n):
+    info = c.publish(f"bench/{i % 10}", body, qos)
+info.wait_for_publish(600)
+print(json.dumps({"t0": t0, "t1": time.perf_counter()}))
+c.loop_stop(); c.disconnect()
+"""
+
+
+def throughput(port: int, work: Path, n: int, size: int, qos: int) -> list[list[object]]:
+    rows: list[list[object]] = []
+    session = open_session(write_uniform(work / f"tp-{size}.log", n, size, None))
+    session.table  # noqa: B018  (parse before timing)
+    results: dict[str, tuple[float, bool]] = {}
+
+    # our engine
+    counter = Counter(port, n, qos)
+    t0 = time.perf_counter()
+    r = Replayer(session, f"mqtt://127.0.0.1:{port}", speed="max", qos=qos, status_topic=None,
+                 inflight=1000)  # fmt: skip
+    r.wait(None)
+    ok, t1 = counter.finish(300)
+    stats = r.stats()
+    r.close()
+    results["mqtt-replay engine"] = (n / (t1 - t0), ok and stats["failed"] == 0)
+
+    # paho loop
+    counter = Counter(port, n, qos)
+    out = subprocess.run([sys.executable, "-c", PAHO_LOOP, str(port), str(n), str(size), str(qos)],
+                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    ok, t1 = counter.finish(300)
+    times = json.loads(out.stdout.strip().splitlines()[-1])
+    # t0 of the child is on the same perf_counter clock (CLOCK_MONOTONIC) as ours.
+    results["paho-mqtt loop"] = (n / (t1 - times["t0"]), ok)
+
+    # mosquitto_pub -l
+    lines = work / f"lines-{size}.txt"
+    if not lines.exists():
+        lines.write_bytes((b"x" * size + b"\n") * n)
+    counter = Counter(port, n, qos)
+    t0 = time.perf_counter()
+    with lines.open("rb") as f:
+        subprocess.run(["mosquitto_pub", "-p", str(port), "-t", "bench/0", "-q", str(qos), "-l"],
+                       stdin=f, timeout=900, check=False)  # fmt: skip
+    ok, t1 = counter.finish(120)
+    results["mosquitto_pub -l"] = (n / (t1 - t0), ok)
+
+    ours = results["mqtt-replay engine"][0]
+    for name, (rate, ok) in results.items():
+        rows.append([f"{size} B QoS {qos}", name, f"{rate:,.0f}", "yes" if ok else "NO (lost)",
+                     f"{ours / rate:.2f}x" if name != "mqtt-replay engine" else "-"])  # fmt: skip
+    return rows
+
+
+PAHO_TIMED = r"""
+import sys, time, socket, json
+import paho.mqtt.client as mqtt
+port, n, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-paho-timed")
+c.connect("127.0.0.1", port); c.loop_start()
+c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+late = []
+start = time.perf_counter() + 0.2
+for i in range(n):
+    deadline = start + i / rate
+    d = deadline - time.perf_counter()
+    if d > 0: time.sleep(d)
+    late.append(time.perf_counter() - deadline)
+    c.publish(f"bench/{i % 10}", b"x" * 100, 0)
+late.sort()
+q = lambda p: late[min(len(late) - 1, int(p * len(late)))] * 1e6
+print(json.dumps({"p50": q(0.5), "p99": q(0.99), "p999": q(0.999), "max": late[-1] * 1e6}))
+c.loop_stop(); c.disconnect()
+"""
+
+
+def fidelity(port: int, work: Path, rate: float, n: int) -> list[list[object]]:
+    session = open_session(write_uniform(work / f"fid-{int(rate)}.log", n, 100, rate))
+    r = Replayer(session, f"mqtt://127.0.0.1:{port}", speed=1, status_topic=None)
+    r.wait(None)
+    s = r.stats()
+    r.close()
+    out = subprocess.run([sys.executable, "-c", PAHO_TIMED, str(port), str(n), str(rate)],
+                         capture_output=True, text=True, timeout=900, check=True)  # fmt: skip
+    p = json.loads(out.stdout.strip().splitlines()[-1])
+    return [
+        [f"{rate:,.0f} msg/s x {n:,}", "mqtt-replay engine", f"{s['lateness_p50_us']:.0f}",
+         f"{s['lateness_p99_us']:.0f}", f"{s['lateness_p999_us']:.0f}", f"{s['lateness_max_us']:.0f}",
+         f"sent {s['sent']}/{n}"],
+        [f"{rate:,.0f} msg/s x {n:,}", "python sleep + paho", f"{p['p50']:.0f}", f"{p['p99']:.0f}",
+         f"{p['p999']:.0f}", f"{p['max']:.0f}", ""],
+    ]  # fmt: skip
+
+
+def drift(port: int, work: Path, seconds: float) -> list[object]:
+    """A session of `seconds` at 20 msg/s replayed at 1x: lateness of the last message."""
+    n = int(seconds * 20)
+    session = open_session(write_uniform(work / "drift.log", n, 500, 20.0))
+    r = Replayer(session, f"mqtt://127.0.0.1:{port}", speed=1, status_topic=None)
+    r.wait(None)
+    s = r.stats()
+    r.close()
+    return [f"{seconds:.0f} s at 1x ({n} msgs)", f"{s['elapsed_s']:.4f} s elapsed",
+            f"max lateness {s['lateness_max_us']:.0f} µs", f"p99 {s['lateness_p99_us']:.0f} µs"]  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--drift-seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    if not shutil.which("mosquitto_sub"):
+        sys.exit("mosquitto_sub is missing (apt-get install mosquitto-clients)")
+    work = Path(tempfile.mkdtemp(prefix="mqtt-replay-bench-"))
+    port = free_port()
+    broker = start_mosquitto(port, work)
+    try:
+        rows: list[list[object]] = []
+        for size in (100, 2000):
+            for qos in (0, 1):
+                print(f"throughput {size} B QoS {qos} …", file=sys.stderr, flush=True)
+                rows += throughput(port, work, args.messages, size, qos)
+        print_table(
+            f"Throughput, as fast as possible, {args.messages:,} messages (end to end, counted "
+            "by mosquitto_sub)",
+            ["workload", "publisher", "msg/s", "all arrived", "ours vs this"],
+            rows,
+        )
+        rows = []
+        for rate, n in ((1_000, 10_000), (10_000, 50_000), (50_000, 100_000)):
+            print(f"fidelity {rate} msg/s …", file=sys.stderr, flush=True)
+            rows += fidelity(port, work, rate, n)
+        print_table(
+            "Timing fidelity at publish (lateness µs after the deadline)",
+            ["schedule", "publisher", "p50", "p99", "p99.9", "max", ""],
+            rows,
+        )
+        print(f"\nDrift: {' | '.join(map(str, drift(port, work, args.drift_seconds)))}")
+    finally:
+        broker.terminate()
+        broker.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
