@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RSS_SNIPPET, ensure_session, print_table, run_isolated, warm  # noqa: E402
+from common import RSS_SNIPPET, ensure_session, print_table, run_isolated, warm
 
 CONTENDERS: dict[str, str] = {
     "mqtt-replay full": """
@@ -42,6 +42,7 @@ t0 = time.perf_counter()
 t = con.sql(f\"\"\"SELECT topic, payload, timestamp, qos, retain FROM read_json('{sys.argv[1]}',
   format='newline_delimited', ignore_errors=true,
   columns={{topic:'VARCHAR', payload:'VARCHAR', timestamp:'TIMESTAMPTZ', qos:'UTINYINT', retain:'BOOLEAN'}})\"\"\").arrow()
+t = t.read_all() if hasattr(t, "read_all") else t  # DuckDB 2 returns a RecordBatchReader
 n = t.num_rows; dt = time.perf_counter() - t0
 """,
     "pyarrow.json": """
@@ -55,10 +56,11 @@ n = t.num_rows; dt = time.perf_counter() - t0
 """,
     "polars.read_ndjson": """
 import polars as pl
-schema = {"topic": pl.String, "payload": pl.String, "timestamp": pl.String, "qos": pl.UInt8, "retain": pl.Boolean}
 t0 = time.perf_counter()
-df = pl.read_ndjson(sys.argv[1], schema=schema, ignore_errors=True).with_columns(
-    pl.col("timestamp").str.to_datetime(time_zone="UTC"))
+# (an explicit schema with UInt8 qos panics in polars 2.1; inference reads the same columns)
+df = pl.read_ndjson(sys.argv[1], ignore_errors=True).select(
+    "topic", "payload", "timestamp", "qos", "retain"
+).with_columns(pl.col("timestamp").str.to_datetime(time_zone="UTC"))
 n = df.height; dt = time.perf_counter() - t0
 """,
     "orjson loop": """
@@ -102,11 +104,17 @@ def bench(path: Path, repeat: int, skip: set[str]) -> list[list[object]]:
     rows: list[list[object]] = []
     for name, r in results.items():
         gbs = size / r["s"] / 1e9
-        rows.append([
-            name, f"{r['s']:.3f}", f"{gbs:.2f}", f"{int(r['n']):,}",
-            f"{r['rss']:.0f}", f"{r['rss'] * 1e6 / size * 100:.1f}%",
-            f"{duck / r['s']:.2f}x" if duck else "-",
-        ])  # fmt: skip
+        rows.append(
+            [
+                name,
+                f"{r['s']:.3f}",
+                f"{gbs:.2f}",
+                f"{int(r['n']):,}",
+                f"{r['rss']:.0f}",
+                f"{r['rss'] * 1e6 / size * 100:.1f}%",
+                f"{duck / r['s']:.2f}x" if duck else "-",
+            ]
+        )
     return rows
 
 

@@ -17,13 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_replay import free_port, write_uniform  # noqa: E402
-from common import print_table  # noqa: E402
-
-from mqtt_replay.recorder import Recorder  # noqa: E402
-from mqtt_replay.replay import Replayer  # noqa: E402
-from mqtt_replay.session import open_session  # noqa: E402
-from mqtt_replay.stack import start_mosquitto  # noqa: E402
+from bench_replay import free_port, write_uniform
+from common import print_table
+from mqtt_replay.recorder import Recorder
+from mqtt_replay.replay import Replayer
+from mqtt_replay.session import open_session
+from mqtt_replay.stack import start_mosquitto
 
 PAHO_SUB = r"""
 import sys, json, time, base64
@@ -89,8 +88,22 @@ def main() -> None:
         # mosquitto_sub -F to a file
         out = work / "sub.txt"
         with out.open("wb") as f:
-            sub = subprocess.Popen(["mosquitto_sub", "-p", str(port), "-t", "bench/#", "-q", "1",
-                                    "-C", str(n), "-F", "%U %t %p"], stdout=f)  # fmt: skip
+            sub = subprocess.Popen(
+                [
+                    "mosquitto_sub",
+                    "-p",
+                    str(port),
+                    "-t",
+                    "bench/#",
+                    "-q",
+                    "1",
+                    "-C",
+                    str(n),
+                    "-F",
+                    "%U %t %p",
+                ],
+                stdout=f,
+            )
             time.sleep(0.5)
             t0 = publish_all(port, session_path)
             try:
@@ -103,8 +116,11 @@ def main() -> None:
 
         # Python paho subscriber writing NDJSON
         out = work / "paho.ndjson"
-        proc = subprocess.Popen([sys.executable, "-c", PAHO_SUB, str(port), str(n), str(out), "600"],
-                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-c", PAHO_SUB, str(port), str(n), str(out), "600"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         proc.stdout.readline()
         t0 = publish_all(port, session_path)
@@ -118,8 +134,10 @@ def main() -> None:
     print_table(
         f"Recording {n:,} messages of {args.size} B published at QoS 1 as fast as possible",
         ["recorder", "msg/s", "lost", "ours vs this"],
-        [[r[0], f"{r[1]:,.0f}", r[2], "-" if i == 0 else f"{ours / r[1]:.2f}x"]
-         for i, r in enumerate(rows)],  # fmt: skip
+        [
+            [r[0], f"{r[1]:,.0f}", r[2], "-" if i == 0 else f"{ours / r[1]:.2f}x"]
+            for i, r in enumerate(rows)
+        ],
     )
 
 

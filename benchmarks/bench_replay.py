@@ -20,11 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import print_table  # noqa: E402
-
-from mqtt_replay.replay import Replayer  # noqa: E402
-from mqtt_replay.stack import start_mosquitto  # noqa: E402
-from mqtt_replay.session import open_session  # noqa: E402
+from common import print_table
+from mqtt_replay.replay import Replayer
+from mqtt_replay.session import open_session
+from mqtt_replay.stack import start_mosquitto
 
 
 def free_port() -> int:
@@ -56,8 +55,19 @@ class Counter:
     def __init__(self, port: int, n: int, qos: int) -> None:
         self.n = n
         self.proc = subprocess.Popen(
-            ["mosquitto_sub", "-p", str(port), "-t", "bench/#", "-q", str(qos), "-C", str(n),
-             "-F", "%I"],  # fmt: skip
+            [
+                "mosquitto_sub",
+                "-p",
+                str(port),
+                "-t",
+                "bench/#",
+                "-q",
+                str(qos),
+                "-C",
+                str(n),
+                "-F",
+                "%I",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -100,8 +110,9 @@ def throughput(port: int, work: Path, n: int, size: int, qos: int) -> list[list[
     # our engine
     counter = Counter(port, n, qos)
     t0 = time.perf_counter()
-    r = Replayer(session, f"mqtt://127.0.0.1:{port}", speed="max", qos=qos, status_topic=None,
-                 inflight=1000)  # fmt: skip
+    r = Replayer(
+        session, f"mqtt://127.0.0.1:{port}", speed="max", qos=qos, status_topic=None, inflight=1000
+    )
     r.wait(None)
     ok, t1 = counter.finish(300)
     stats = r.stats()
@@ -110,8 +121,12 @@ def throughput(port: int, work: Path, n: int, size: int, qos: int) -> list[list[
 
     # paho loop
     counter = Counter(port, n, qos)
-    out = subprocess.run([sys.executable, "-c", PAHO_LOOP, str(port), str(n), str(size), str(qos)],
-                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", PAHO_LOOP, str(port), str(n), str(size), str(qos)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     ok, t1 = counter.finish(300)
     times = json.loads(out.stdout.strip().splitlines()[-1])
     # t0 of the child is on the same perf_counter clock (CLOCK_MONOTONIC) as ours.
@@ -124,15 +139,26 @@ def throughput(port: int, work: Path, n: int, size: int, qos: int) -> list[list[
     counter = Counter(port, n, qos)
     t0 = time.perf_counter()
     with lines.open("rb") as f:
-        subprocess.run(["mosquitto_pub", "-p", str(port), "-t", "bench/0", "-q", str(qos), "-l"],
-                       stdin=f, timeout=900, check=False)  # fmt: skip
+        subprocess.run(
+            ["mosquitto_pub", "-p", str(port), "-t", "bench/0", "-q", str(qos), "-l"],
+            stdin=f,
+            timeout=900,
+            check=False,
+        )
     ok, t1 = counter.finish(120)
     results["mosquitto_pub -l"] = (n / (t1 - t0), ok)
 
     ours = results["mqtt-replay engine"][0]
     for name, (rate, ok) in results.items():
-        rows.append([f"{size} B QoS {qos}", name, f"{rate:,.0f}", "yes" if ok else "NO (lost)",
-                     f"{ours / rate:.2f}x" if name != "mqtt-replay engine" else "-"])  # fmt: skip
+        rows.append(
+            [
+                f"{size} B QoS {qos}",
+                name,
+                f"{rate:,.0f}",
+                "yes" if ok else "NO (lost)",
+                f"{ours / rate:.2f}x" if name != "mqtt-replay engine" else "-",
+            ]
+        )
     return rows
 
 
@@ -164,16 +190,34 @@ def fidelity(port: int, work: Path, rate: float, n: int) -> list[list[object]]:
     r.wait(None)
     s = r.stats()
     r.close()
-    out = subprocess.run([sys.executable, "-c", PAHO_TIMED, str(port), str(n), str(rate)],
-                         capture_output=True, text=True, timeout=900, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", PAHO_TIMED, str(port), str(n), str(rate)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=True,
+    )
     p = json.loads(out.stdout.strip().splitlines()[-1])
     return [
-        [f"{rate:,.0f} msg/s x {n:,}", "mqtt-replay engine", f"{s['lateness_p50_us']:.0f}",
-         f"{s['lateness_p99_us']:.0f}", f"{s['lateness_p999_us']:.0f}", f"{s['lateness_max_us']:.0f}",
-         f"sent {s['sent']}/{n}"],
-        [f"{rate:,.0f} msg/s x {n:,}", "python sleep + paho", f"{p['p50']:.0f}", f"{p['p99']:.0f}",
-         f"{p['p999']:.0f}", f"{p['max']:.0f}", ""],
-    ]  # fmt: skip
+        [
+            f"{rate:,.0f} msg/s x {n:,}",
+            "mqtt-replay engine",
+            f"{s['lateness_p50_us']:.0f}",
+            f"{s['lateness_p99_us']:.0f}",
+            f"{s['lateness_p999_us']:.0f}",
+            f"{s['lateness_max_us']:.0f}",
+            f"sent {s['sent']}/{n}",
+        ],
+        [
+            f"{rate:,.0f} msg/s x {n:,}",
+            "python sleep + paho",
+            f"{p['p50']:.0f}",
+            f"{p['p99']:.0f}",
+            f"{p['p999']:.0f}",
+            f"{p['max']:.0f}",
+            "",
+        ],
+    ]
 
 
 def drift(port: int, work: Path, seconds: float) -> list[object]:
@@ -184,8 +228,12 @@ def drift(port: int, work: Path, seconds: float) -> list[object]:
     r.wait(None)
     s = r.stats()
     r.close()
-    return [f"{seconds:.0f} s at 1x ({n} msgs)", f"{s['elapsed_s']:.4f} s elapsed",
-            f"max lateness {s['lateness_max_us']:.0f} µs", f"p99 {s['lateness_p99_us']:.0f} µs"]  # fmt: skip
+    return [
+        f"{seconds:.0f} s at 1x ({n} msgs)",
+        f"{s['elapsed_s']:.4f} s elapsed",
+        f"max lateness {s['lateness_max_us']:.0f} µs",
+        f"p99 {s['lateness_p99_us']:.0f} µs",
+    ]
 
 
 def main() -> None:

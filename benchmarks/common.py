@@ -27,7 +27,9 @@ def machine_notes() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
-def ensure_session(messages: int, *, mix: str = "plant", rate: float = 200.0, seed: int = 1) -> Path:
+def ensure_session(
+    messages: int, *, mix: str = "plant", rate: float = 200.0, seed: int = 1
+) -> Path:
     """A generated session in benchmarks/data (never committed), created once."""
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"bench-{mix}-{messages}_20260115_090000.log"
@@ -35,10 +37,23 @@ def ensure_session(messages: int, *, mix: str = "plant", rate: float = 200.0, se
         tmp = path.with_suffix(".tmp")
         print(f"generating {path.name} …", file=sys.stderr, flush=True)
         subprocess.run(
-            [sys.executable, "-m", "mqtt_replay.cli", "generate", str(tmp),
-             "--messages", str(messages), "--mix", mix, "--rate", str(rate), "--seed", str(seed)],
+            [
+                sys.executable,
+                "-m",
+                "mqtt_replay.cli",
+                "generate",
+                str(tmp),
+                "--messages",
+                str(messages),
+                "--mix",
+                mix,
+                "--rate",
+                str(rate),
+                "--seed",
+                str(seed),
+            ],
             check=True,
-        )  # fmt: skip
+        )
         tmp.rename(path)
     return path
 
@@ -77,8 +92,13 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[objec
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     print(f"\n{title}")
     for n, r in enumerate(cells):
-        print("  " + "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in
-                               enumerate(zip(r, widths, strict=True))))  # fmt: skip
+        print(
+            "  "
+            + "  ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
     print(f"  machine: {machine_notes()}; {time.strftime('%Y-%m-%d %H:%M')}")

@@ -168,7 +168,9 @@ def mqtt_sink(broker: Broker) -> Iterator[Sink]:
 
     sink = Sink()
     ready = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"sink-{os.getpid()}-{id(sink)}")
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=f"sink-{os.getpid()}-{id(sink)}"
+    )
 
     def on_connect(c: mqtt.Client, *_: object) -> None:
         c.subscribe("#", qos=1)

@@ -55,16 +55,14 @@ class Subscriber:
             )
 
     def start(self) -> Subscriber:
-        from paho.mqtt.properties import Properties
         from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
 
         props = None
         if self.persistent:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = 3600
-        self.client.connect(
-            self.host, self.port, clean_start=not self.persistent, properties=props
-        )
+        self.client.connect(self.host, self.port, clean_start=not self.persistent, properties=props)
         self.client.loop_start()
         assert self.ready.wait(10), "subscriber could not subscribe"
         return self

@@ -249,9 +249,27 @@ class Writer:
 # ---------------------------------------------------------------- text, topics, payloads
 
 _special_chars = st.sampled_from(
-    [MARKER, "é", "€", "😀", "𝄞", "\u2028", "\x00", "\x1f", "\x7f", "\\", '"', "/", "\ufeff",
-     "\ufffd", " ", "\t", "\r", "\n"]
-)  # fmt: skip
+    [
+        MARKER,
+        "é",
+        "€",
+        "😀",
+        "𝄞",
+        "\u2028",
+        "\x00",
+        "\x1f",
+        "\x7f",
+        "\\",
+        '"',
+        "/",
+        "\ufeff",
+        "\ufffd",
+        " ",
+        "\t",
+        "\r",
+        "\n",
+    ]
+)
 _surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 _plain_chars = st.characters(codec="utf-8")
 

@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from tests.conftest import Broker, sample_path
+from tests.mqtt_client import Subscriber
 
 import mqtt_replay
 from mqtt_replay import open_session
 from mqtt_replay.replay import Replayer, parse_offset, parse_speed
 from mqtt_replay.topics import matches, remap, selection
-from tests.conftest import Broker, sample_path
-from tests.mqtt_client import Subscriber
 
 pytestmark = pytest.mark.broker
 
 
-def write_session(path: Path, n: int, gap_s: float, *, topic: str = "t", retain_every: int = 0) -> Path:
+def write_session(
+    path: Path, n: int, gap_s: float, *, topic: str = "t", retain_every: int = 0
+) -> Path:
     lines = []
     for i in range(n):
         us = int(i * gap_s * 1e6)
-        ts = f"2026-01-01T00:{us // 60_000_000:02d}:{us // 1_000_000 % 60:02d}.{us % 1_000_000:06d}Z"
+        ts = (
+            f"2026-01-01T00:{us // 60_000_000:02d}:{us // 1_000_000 % 60:02d}.{us % 1_000_000:06d}Z"
+        )
         retain = bool(retain_every) and i % retain_every == 0
-        lines.append(json.dumps({"topic": f"{topic}/{i % 3}", "payload": str(i),
-                                 "timestamp": ts, "qos": 0, "retain": retain}))  # fmt: skip
+        lines.append(
+            json.dumps(
+                {
+                    "topic": f"{topic}/{i % 3}",
+                    "payload": str(i),
+                    "timestamp": ts,
+                    "qos": 0,
+                    "retain": retain,
+                }
+            )
+        )
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -48,18 +62,29 @@ def test_sample_session_arrives_exactly(broker: Broker) -> None:
     assert stats["sent"] == len(session) and stats["failed"] == 0
     table = session.table
     # The engine sends in timestamp order (stable); this file is already in order.
-    expected = list(zip(table.column("topic").to_pylist(), table.column("payload").to_pylist(),
-                        table.column("retain").to_pylist(), strict=True))  # fmt: skip
+    expected = list(
+        zip(
+            table.column("topic").to_pylist(),
+            table.column("payload").to_pylist(),
+            table.column("retain").to_pylist(),
+            strict=True,
+        )
+    )
     received = [(m.topic.removeprefix(p), m.payload.decode(), m.retain) for m in got]
     assert received == expected
 
 
 def test_publish_order_is_stable_sort_by_timestamp(broker: Broker, tmp_path: Path) -> None:
     path = tmp_path / "s.log"
-    rows = [("a", "2026-01-01T00:00:02Z"), ("b", "2026-01-01T00:00:01Z"),
-            ("c", "2026-01-01T00:00:01Z"), ("d", "2026-01-01T00:00:00Z")]  # fmt: skip
-    path.write_text("".join(json.dumps({"topic": "x", "payload": p, "timestamp": t}) + "\n"
-                            for p, t in rows))  # fmt: skip
+    rows = [
+        ("a", "2026-01-01T00:00:02Z"),
+        ("b", "2026-01-01T00:00:01Z"),
+        ("c", "2026-01-01T00:00:01Z"),
+        ("d", "2026-01-01T00:00:00Z"),
+    ]
+    path.write_text(
+        "".join(json.dumps({"topic": "x", "payload": p, "timestamp": t}) + "\n" for p, t in rows)
+    )
     p = prefix()
     with Subscriber(broker.host, broker.port, topic=p + "#") as sub:
         with Replayer(path, broker.url, speed="max", prefix=p) as r:
@@ -97,7 +122,7 @@ def test_deadlines_are_never_early(broker: Broker, tmp_path: Path) -> None:
         with Replayer(session, broker.url, speed=1, prefix=p) as r:
             r.wait(30)
         got = sub.wait_for(3)
-    gaps = [(b.at_ns - a.at_ns) / 1e9 for a, b in zip(got, got[1:], strict=False)]
+    gaps = [(b.at_ns - a.at_ns) / 1e9 for a, b in itertools.pairwise(got)]
     assert all(g >= 0.29 for g in gaps), gaps
 
 
@@ -124,7 +149,9 @@ def test_loop_and_window(broker: Broker, tmp_path: Path) -> None:
     session = write_session(tmp_path / "s.log", 10, 0.01)
     p = prefix()
     with Subscriber(broker.host, broker.port, topic=p + "#") as sub:
-        with Replayer(session, broker.url, speed=10, loop=True, start=0.02, end=0.05, prefix=p) as r:
+        with Replayer(
+            session, broker.url, speed=10, loop=True, start=0.02, end=0.05, prefix=p
+        ) as r:
             sub.wait_for(9)
             r.set_loop(False)
             r.wait(30)
@@ -138,8 +165,16 @@ def test_filters_remap_and_priming(broker: Broker, tmp_path: Path) -> None:
     session = write_session(tmp_path / "s.log", 30, 0.001, retain_every=4)
     p = prefix()
     with Subscriber(broker.host, broker.port, topic=p + "#") as sub:
-        with Replayer(session, broker.url, speed="max", start=0.02, prime="retained",
-                      exclude=["t/2"], remap_rules=[("t/", "u/")], prefix=p) as r:  # fmt: skip
+        with Replayer(
+            session,
+            broker.url,
+            speed="max",
+            start=0.02,
+            prime="retained",
+            exclude=["t/2"],
+            remap_rules=[("t/", "u/")],
+            prefix=p,
+        ) as r:
             r.wait(30)
             stats = r.stats()
         got = sub.wait_for(stats["sent"] + stats["primed"])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from tests.conftest import sample_path
 
 import mqtt_replay
 from mqtt_replay import open_session
-from tests.conftest import sample_path
 
 
 def utc(text: str) -> datetime:
@@ -22,19 +22,89 @@ def utc(text: str) -> datetime:
 # file, messages, lines, first UTC, last UTC, has header — first/last read off the raw files
 # (naive times are Europe/Berlin: +1 h in Nov/Mar, +2 h in Aug).
 SAMPLES = [
-    ("default_test_session.log", 206, 206, "2025-08-14T14:14:45.240146", "2025-08-14T14:15:33.958130", False),
-    ("default_test_session.db", 205, 205, "2025-08-14T14:14:45.240146", "2025-08-14T14:15:33.352538", False),
-    ("Start_20251110_175151.log", 3378, 3378, "2025-11-10T16:48:46.093930", "2025-11-10T16:51:51.835517", False),
-    ("storage_order_white_20251110_180844.log", 552, 552, "2025-11-10T17:06:34.903228", "2025-11-10T17:08:43.700479", False),
-    ("storage_order_white_20251110_180844.db", 552, 552, "2025-11-10T17:06:34.903228", "2025-11-10T17:08:43.700479", False),
-    ("production-blue_20260303_090705.log", 1065, 1065, "2026-03-03T08:02:41.136801", "2026-03-03T08:07:04.740784", False),
-    ("orbis-fulltopics-baseline_20260409_082701.log", 1374, 1374, "2026-04-09T06:22:35.863", "2026-04-09T06:27:00.684", False),
-    ("storage-production-ml-wrb_20260804_114227.log", 1950, 1951, "2026-08-04T09:28:24.009", "2026-08-04T09:42:27.160", True),
-    ("white-storage-production_20260807_111716.log", 1483, 1484, "2026-08-07T09:11:27.016", "2026-08-07T09:16:29.778", True),
-    ("track-trace.log", 1478, 1478, "2025-11-10T17:16:47.561299", "2025-11-10T17:28:09.534677", False),
+    (
+        "default_test_session.log",
+        206,
+        206,
+        "2025-08-14T14:14:45.240146",
+        "2025-08-14T14:15:33.958130",
+        False,
+    ),
+    (
+        "default_test_session.db",
+        205,
+        205,
+        "2025-08-14T14:14:45.240146",
+        "2025-08-14T14:15:33.352538",
+        False,
+    ),
+    (
+        "Start_20251110_175151.log",
+        3378,
+        3378,
+        "2025-11-10T16:48:46.093930",
+        "2025-11-10T16:51:51.835517",
+        False,
+    ),
+    (
+        "storage_order_white_20251110_180844.log",
+        552,
+        552,
+        "2025-11-10T17:06:34.903228",
+        "2025-11-10T17:08:43.700479",
+        False,
+    ),
+    (
+        "storage_order_white_20251110_180844.db",
+        552,
+        552,
+        "2025-11-10T17:06:34.903228",
+        "2025-11-10T17:08:43.700479",
+        False,
+    ),
+    (
+        "production-blue_20260303_090705.log",
+        1065,
+        1065,
+        "2026-03-03T08:02:41.136801",
+        "2026-03-03T08:07:04.740784",
+        False,
+    ),
+    (
+        "orbis-fulltopics-baseline_20260409_082701.log",
+        1374,
+        1374,
+        "2026-04-09T06:22:35.863",
+        "2026-04-09T06:27:00.684",
+        False,
+    ),
+    (
+        "storage-production-ml-wrb_20260804_114227.log",
+        1950,
+        1951,
+        "2026-08-04T09:28:24.009",
+        "2026-08-04T09:42:27.160",
+        True,
+    ),
+    (
+        "white-storage-production_20260807_111716.log",
+        1483,
+        1484,
+        "2026-08-07T09:11:27.016",
+        "2026-08-07T09:16:29.778",
+        True,
+    ),
+    (
+        "track-trace.log",
+        1478,
+        1478,
+        "2025-11-10T17:16:47.561299",
+        "2025-11-10T17:28:09.534677",
+        False,
+    ),
     ("auftrag-rot_1.log", 4, 4, "2025-03-12T14:00:00", "2025-03-12T14:10:00", False),
     ("ccu.log.zip", 943, 943, "2026-03-12T15:45:17.287557", "2026-03-12T15:51:03.086078", False),
-]  # fmt: skip
+]
 
 SCHEMA = pa.schema(
     [
@@ -107,8 +177,11 @@ def test_payloads_are_unescaped_text() -> None:
     s = open_session(sample_path("orbis-fulltopics-baseline_20260409_082701.log"))
     payloads = s.table.column("payload").to_pylist()
     assert "true" in payloads  # a bare `true` body stays text
-    cams = [p for t, p in zip(s.table.column("topic").to_pylist(), payloads, strict=True)
-            if t == "/j1/txt/1/i/cam"]  # fmt: skip
+    cams = [
+        p
+        for t, p in zip(s.table.column("topic").to_pylist(), payloads, strict=True)
+        if t == "/j1/txt/1/i/cam"
+    ]
     assert cams
     assert json.loads(cams[0])["data"].startswith("data:image/")
 
@@ -184,8 +257,13 @@ def test_zone_is_a_parameter_not_the_host_zone(tmp_path: Path) -> None:
 def test_index_mode_and_cache(tmp_path: Path) -> None:
     path = tmp_path / "s.log"
     lines = [
-        json.dumps({"topic": f"t/{i % 3}", "payload": json.dumps({"i": i, "s": "ä\n\"x\""}),
-                    "timestamp": f"2026-01-01T00:00:{i:02d}Z"})  # fmt: skip
+        json.dumps(
+            {
+                "topic": f"t/{i % 3}",
+                "payload": json.dumps({"i": i, "s": 'ä\n"x"'}),
+                "timestamp": f"2026-01-01T00:00:{i:02d}Z",
+            }
+        )
         for i in range(50)
     ]
     path.write_text("\n".join(lines) + "\n")

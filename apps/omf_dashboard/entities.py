@@ -94,6 +94,7 @@ class ModuleStatus:
     action: Action | None = None
     errors: tuple[str, ...] = ()
     order_id: str | None = None
+    order_update_id: int | None = None
     paused: bool | None = None
     ip: str | None = None
     version: str | None = None
@@ -123,6 +124,9 @@ class AgvStatus:
     order_id: str | None = None
     paused: bool | None = None
     updated_at: float | None = None
+    own_state_at: float | None = None
+    """Receive time of the AGV's own last ``state``; once set, it outranks the CCU's pairing
+    view for battery, charging and position (the pairing copy of those lags behind)."""
 
 
 def parse_loads(value: object) -> tuple[str, ...]:
@@ -302,7 +306,9 @@ class SensorReading:
     updated_at: float | None = None
 
 
-def scalar_fields(body: object, skip: frozenset[str] = frozenset()) -> tuple[tuple[str, Scalar], ...]:
+def scalar_fields(
+    body: object, skip: frozenset[str] = frozenset()
+) -> tuple[tuple[str, Scalar], ...]:
     """Top-level scalar fields of a JSON object (ints become floats), in payload order."""
     data = as_dict(body)
     if data is None:

@@ -33,11 +33,11 @@ NOT_JSON: Final = NotJson()
 ENUM_TYPOS: Final[Mapping[str, str]] = {"WAITIING": "WAITING"}
 
 
-def decode(payload: bytes | str) -> str:
+def decode(payload: bytes | bytearray | str) -> str:
     """Payload bytes as text; invalid UTF-8 becomes U+FFFD instead of failing."""
     if isinstance(payload, str):
         return payload
-    return payload.decode("utf-8", errors="replace")
+    return bytes(payload).decode("utf-8", errors="replace")
 
 
 def parse_payload(text: str) -> object:

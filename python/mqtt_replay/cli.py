@@ -119,9 +119,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
         table = table.append_column("day", day).append_column("family", families)
         table = table.set_column(2, "topic", topics)
         ds.write_dataset(
-            table, out, format="parquet", partitioning=["day", "family"],
-            partitioning_flavor="hive", existing_data_behavior="overwrite_or_ignore",
-        )  # fmt: skip
+            table,
+            out,
+            format="parquet",
+            partitioning=["day", "family"],
+            partitioning_flavor="hive",
+            existing_data_behavior="overwrite_or_ignore",
+        )
         written = sum(f.stat().st_size for f in out.rglob("*.parquet"))
     else:
         pq.write_table(table, out, compression="zstd")
@@ -179,9 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_read_options(p)
     p.add_argument("output", help="output .parquet file (a directory with --partition)")
     p.add_argument(
-        "--partition", action="store_true",
+        "--partition",
+        action="store_true",
         help="write a Hive-partitioned dataset by day and topic family",
-    )  # fmt: skip
+    )
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("generate", help="write a deterministic synthetic plant session")

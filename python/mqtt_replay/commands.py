@@ -140,9 +140,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--exclude", nargs="+", help="drop these MQTT filters (or re:REGEX)")
     p.add_argument("--prefix", help="prepend to every outgoing topic")
     p.add_argument(
-        "--prime", nargs="?", const="retained", choices=["retained", "all"],
+        "--prime",
+        nargs="?",
+        const="retained",
+        choices=["retained", "all"],
         help="publish the last retained (or every) value per topic before the start",
-    )  # fmt: skip
+    )
     p.add_argument("--qos", type=int, choices=[0, 1, 2], help="override the recorded QoS")
     p.add_argument("--compress-gaps", type=float, metavar="S", help="cap idle gaps at S seconds")
     p.add_argument("--rewrite-time", action="store_true", help="set payload time fields to now")

@@ -209,10 +209,23 @@ class Replayer:
         """The fidelity report: counts, lateness percentiles at publish, effective rate."""
         s = self.status()
         keys = (
-            "state", "total", "sent", "primed", "failed", "resent", "reconnects", "loops",
-            "lateness_p50_us", "lateness_p99_us", "lateness_p999_us", "lateness_max_us",
-            "lateness_mean_us", "elapsed_s", "rate", "error",
-        )  # fmt: skip
+            "state",
+            "total",
+            "sent",
+            "primed",
+            "failed",
+            "resent",
+            "reconnects",
+            "loops",
+            "lateness_p50_us",
+            "lateness_p99_us",
+            "lateness_p999_us",
+            "lateness_max_us",
+            "lateness_mean_us",
+            "elapsed_s",
+            "rate",
+            "error",
+        )
         report = {k: s[k] for k in keys}
         report["session"] = str(self.session.path)
         return report

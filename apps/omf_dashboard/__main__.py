@@ -1,0 +1,79 @@
+"""``python -m apps.omf_dashboard [--host H] [--port P] [--broker URL] [--profile replay|live]``.
+
+Serves on 127.0.0.1:8503 by default and subscribes to the replay broker
+mqtt://127.0.0.1:1883. The live profile reads its broker URL and credentials from
+``OMF_LIVE_BROKER_URL``, ``OMF_LIVE_USERNAME`` and ``OMF_LIVE_PASSWORD`` (``--live-broker``
+may give the URL); passwords are never accepted on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from apps.omf_dashboard.app import create_app, shutdown
+from apps.omf_dashboard.config import (
+    DEFAULT_BROKER_URL,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ENV_LIVE_URL,
+    PROFILES,
+    DashboardConfig,
+)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m apps.omf_dashboard",
+        description="OMF Dashboard: factory views, Message Center and Message Generator.",
+    )
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help="address to bind (default %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    parser.add_argument(
+        "--broker",
+        default=DEFAULT_BROKER_URL,
+        help="replay-profile broker URL (default %(default)s)",
+    )
+    parser.add_argument(
+        "--live-broker",
+        default=None,
+        help=f"live-profile broker URL (default: ${ENV_LIVE_URL}); credentials only via env",
+    )
+    parser.add_argument("--profile", choices=PROFILES, default="replay", help="profile at start")
+    parser.add_argument("--history", type=int, default=10_000, help="Message Center bound")
+    parser.add_argument("--debug", action="store_true", help="Dash debug mode (no reloader)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = DashboardConfig.from_env(
+            host=args.host,
+            port=args.port,
+            broker_url=args.broker,
+            live_url=args.live_broker,
+            profile=args.profile,
+            history_limit=args.history,
+        )
+    except ValueError as exc:
+        print(f"omf_dashboard: {exc}", file=sys.stderr)
+        return 2
+    app = create_app(config)
+    try:
+        # One process only: the reloader would start a second MQTT client.
+        app.run(host=config.host, port=config.port, debug=args.debug, use_reloader=False)
+    finally:
+        shutdown(app)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
