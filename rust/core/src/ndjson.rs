@@ -370,6 +370,9 @@ fn chunk_bounds(buf: &[u8], target: usize) -> Vec<(usize, usize)> {
     out
 }
 
+/// Called with each chunk's byte range once it is parsed (the bytes are not needed again).
+pub type Release<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
 /// Parses a whole NDJSON buffer. `zone` names the zone of naive timestamps.
 pub fn parse_buffer(
     buf: &[u8],
@@ -377,20 +380,33 @@ pub fn parse_buffer(
     zone: &str,
     progress: Option<&AtomicU64>,
 ) -> Result<Parsed, String> {
+    parse_buffer_releasing(buf, mode, zone, progress, None)
+}
+
+/// As [`parse_buffer`]; `release(start, end)` lets a memory-mapped caller drop parsed pages.
+pub fn parse_buffer_releasing(
+    buf: &[u8],
+    mode: Mode,
+    zone: &str,
+    progress: Option<&AtomicU64>,
+    release: Option<Release<'_>>,
+) -> Result<Parsed, String> {
     Zone::new(zone)?; // fail early on a bad zone name
     let threads = rayon::current_num_threads().max(1);
-    let target = (buf.len() / (threads * 8)).clamp(4 << 20, 128 << 20);
+    // Small chunks keep the resident part of a mapped file small (about two per thread).
+    let target = (buf.len() / (threads * 8)).clamp(4 << 20, 16 << 20);
     let bounds = chunk_bounds(buf, target);
+    let one = |&(s, e): &(usize, usize)| {
+        let out = parse_chunk(buf, s, e, s == 0, mode, zone, progress);
+        if let Some(r) = release {
+            r(s, e);
+        }
+        out
+    };
     let outs: Vec<Result<ChunkOut, String>> = if bounds.len() > 1 {
-        bounds
-            .par_iter()
-            .map(|&(s, e)| parse_chunk(buf, s, e, s == 0, mode, zone, progress))
-            .collect()
+        bounds.par_iter().map(one).collect()
     } else {
-        bounds
-            .iter()
-            .map(|&(s, e)| parse_chunk(buf, s, e, s == 0, mode, zone, progress))
-            .collect()
+        bounds.iter().map(one).collect()
     };
     stitch(outs.into_iter().collect::<Result<Vec<_>, _>>()?)
 }

@@ -106,11 +106,15 @@ pub fn open(path: &Path, opts: &Options, progress: Option<&AtomicU64>) -> Result
                 // truncates the file meanwhile could fault us; sessions being recorded are
                 // appended to, never truncated.
                 let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
-                (
-                    ndjson::parse_buffer(&map, opts.mode, &opts.tz, progress),
+                let release = |start: usize, end: usize| drop_pages(&map, start, end);
+                let parsed = ndjson::parse_buffer_releasing(
+                    &map,
                     opts.mode,
-                    len,
-                )
+                    &opts.tz,
+                    progress,
+                    Some(&release),
+                );
+                (parsed, opts.mode, len)
             }
         }
         Container::Zip => {
@@ -132,6 +136,22 @@ pub fn open(path: &Path, opts: &Options, progress: Option<&AtomicU64>) -> Result
         reason,
     })?;
     finish(path, container, mode, parsed, opts.strict, bytes)
+}
+
+/// Tells the kernel we no longer need the parsed pages of a read-only file mapping, so that
+/// a big session does not stay resident twice (the page cache keeps it; our RSS does not).
+fn drop_pages(map: &memmap2::Mmap, start: usize, end: usize) {
+    const PAGE: usize = 4096;
+    let first = start.div_ceil(PAGE) * PAGE;
+    let last = end / PAGE * PAGE;
+    if last > first {
+        // SAFETY: the mapping is read-only and file-backed: dropped pages are read back from
+        // the file if touched again, so no data can change under us.
+        unsafe {
+            let _ =
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, last - first);
+        }
+    }
 }
 
 fn finish(

@@ -118,7 +118,10 @@ impl Replayer {
                 replay::Replayer::start(msgs, cfg)
             })
             .map_err(|e| to_py_err(py, e))?;
-        Ok(Replayer { inner: Some(inner), last: replay::Status::default() })
+        Ok(Replayer {
+            inner: Some(inner),
+            last: replay::Status::default(),
+        })
     }
 
     fn pause(&self) {
@@ -181,7 +184,10 @@ impl Replayer {
     /// A snapshot of position, counters and lateness (µs).
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        let s = self.inner.as_ref().map_or_else(|| self.last.clone(), replay::Replayer::status);
+        let s = self
+            .inner
+            .as_ref()
+            .map_or_else(|| self.last.clone(), replay::Replayer::status);
         d.set_item("state", s.state)?;
         d.set_item("position_s", s.position_us as f64 / 1e6)?;
         d.set_item("duration_s", s.duration_us as f64 / 1e6)?;
@@ -213,7 +219,7 @@ impl Replayer {
             self.last = py.detach(move || {
                 let mut inner = inner;
                 inner.send(Command::Stop);
-                inner.wait(Duration::from_secs(3600));
+                inner.wait(Duration::from_hours(1));
                 inner.status()
             });
         }
