@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -109,6 +110,7 @@ class Recorder:
         }
         self.directory = Path(directory)
         self.name = check_name(name)
+        self._stopped_ns: int | None = None
         self._core = _core.Recorder(
             broker_url,
             str(self.directory),
@@ -126,8 +128,15 @@ class Recorder:
 
     def status(self) -> dict[str, Any]:
         """state (recording/stopped), messages, bytes, excluded, dropped_retained, reconnects,
-        file (current), files (all parts), started_ns, error."""
-        return dict(self._core.status())
+        file (current), files (all parts), started_ns, elapsed_s, rate (msg/s), error."""
+        status = dict(self._core.status())
+        if self._stopped_ns is None and status["state"] == "stopped":
+            self._stopped_ns = time.time_ns()
+        end = self._stopped_ns or time.time_ns()
+        elapsed = max((end - status["started_ns"]) / 1e9, 1e-9)
+        status["elapsed_s"] = elapsed
+        status["rate"] = status["messages"] / elapsed
+        return status
 
     @property
     def file(self) -> Path:
@@ -136,6 +145,8 @@ class Recorder:
     def stop(self) -> Path:
         """Stops, finalises the header; returns the (last) file. Idempotent."""
         status = dict(self._core.stop())
+        if self._stopped_ns is None:
+            self._stopped_ns = time.time_ns()
         return Path(status["file"])
 
     def __enter__(self) -> Recorder:

@@ -7,27 +7,13 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
-import numpy as np
 import pytest
-from mqtt_replay import Session, open_session
+from apps.session_manager.analysis import SessionView, build_view
+from sm_helpers import BASELINE, SMALL_SET, WRB, SmBroker, sample, synthetic_view
 
-from apps.session_manager.analysis import Memo, SessionView, build_view
-
-SAMPLES = Path(__file__).resolve().parents[4] / "shared" / "sessions"
-BASELINE = "orbis-fulltopics-baseline_20260409_082701.log"  # L4, every topic incl. camera
-WRB = "storage-production-ml-wrb_20260804_114227.log"  # L5 with header, 399 s silence
-SMALL_SET = (BASELINE, WRB, "auftrag-rot_1.log", "ccu.log.zip", "default_test_session.db")
-
-
-def sample(name: str) -> Path:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"sample session {name} not found in {SAMPLES}")
-    return path
+from mqtt_replay import open_session
 
 
 @pytest.fixture
@@ -55,50 +41,9 @@ def wrb_view() -> SessionView:
     return build_view(open_session(sample(WRB)))
 
 
-class _NoPayloads:
-    """Stands in for a Session where only the index columns matter."""
-
-    mode = "full"
-
-    def payloads(self, rows: Any) -> list[str]:
-        return ["{}" for _ in rows]
-
-
-def synthetic_view(messages: int, topics: int, *, seconds: float = 3600.0, seed: int = 1) -> SessionView:
-    """A view of ``messages`` random messages over ``topics`` topics (no file behind it)."""
-    rng = np.random.default_rng(seed)
-    ts = np.sort(rng.integers(0, int(seconds * 1e6), messages)).astype(np.int64) + 1_767_225_600_000_000
-    names = [f"module/v1/ff/SVR{i:05d}/state" if i % 3 else f"ccu/topic/{i}" for i in range(topics)]
-    return SessionView(
-        session=cast(Session, _NoPayloads()),
-        ts=ts,
-        ts_valid=np.ones(messages, dtype=bool),
-        codes=rng.integers(0, topics, messages).astype(np.int32),
-        topics=names,
-        sizes=rng.integers(10, 2000, messages).astype(np.int64),
-        qos=np.zeros(messages, dtype=np.uint8),
-        retain=np.zeros(messages, dtype=bool),
-        memo=Memo(),
-    )
-
-
 @pytest.fixture
 def make_synthetic() -> Callable[..., SessionView]:
     return synthetic_view
-
-
-# -- a private Mosquitto (2.0.11 refuses tests/conftest.py's `max_packet_size 0`) ------------
-
-
-@dataclass
-class SmBroker:
-    host: str
-    port: int
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
 
 
 def _free_port() -> int:
@@ -109,7 +54,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def sm_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmBroker]:
-    """A Mosquitto on a free loopback port for one test module; stops exactly that process."""
+    """A Mosquitto on a free loopback port for one test module; stops exactly that process.
+
+    (tests/conftest.py's ``broker`` writes ``max_packet_size 0``, which Debian's Mosquitto
+    2.0.11 rejects, so these tests start their own.)
+    """
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not Path(binary).exists():
         pytest.skip("mosquitto is not installed (apt-get install mosquitto)")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+
 import numpy as np
 import pyarrow.compute as pc
 import pytest
-from mqtt_replay.analysis import topic_stats
+from apps.session_manager.analysis import NOISY_FAMILIES, Selection, SessionView
 
 from apps.session_manager import analysis as an
-from apps.session_manager.analysis import NOISY_FAMILIES, Selection, SessionView
+from mqtt_replay.analysis import topic_stats
 
 
 def family_counts(view: SessionView) -> dict[str, int]:
@@ -20,14 +21,25 @@ def family_counts(view: SessionView) -> dict[str, int]:
 def test_view_columns_match_the_session(baseline_view: SessionView) -> None:
     s = baseline_view.session
     assert len(baseline_view) == len(s) == 1374
-    assert sorted(baseline_view.topics) == sorted(set(s.table.column("topic").cast("string").to_pylist()))
-    assert [baseline_view.topic_of(r) for r in range(5)] == s.table.column("topic").cast("string").to_pylist()[:5]
+    assert sorted(baseline_view.topics) == sorted(
+        set(s.table.column("topic").cast("string").to_pylist())
+    )
+    assert [baseline_view.topic_of(r) for r in range(5)] == s.table.column("topic").cast(
+        "string"
+    ).to_pylist()[:5]
     assert baseline_view.start_us == int(s.start.timestamp() * 1e6)
 
 
 def test_prefilter_families_by_topic_and_dps_payload(baseline_view: SessionView) -> None:
     counts = family_counts(baseline_view)
-    assert counts == {"camera": 261, "bme680": 51, "ldr": 54, "pairing": 162, "dps_led": 161, "arduino": 441}
+    assert counts == {
+        "camera": 261,
+        "bme680": 51,
+        "ldr": 54,
+        "pairing": 162,
+        "dps_led": 161,
+        "arduino": 441,
+    }
     rows = an.selected_rows(baseline_view, Selection())
     assert len(rows) == 1374 - sum(counts.values())
     shown = {baseline_view.topic_of(r) for r in rows}
@@ -45,22 +57,46 @@ def test_dps_rule_keeps_other_instant_actions(tmp_path) -> None:  # type: ignore
 
     def line(actions: list[str], second: int) -> str:
         body = {"actions": [{"actionId": str(i), "actionType": a} for i, a in enumerate(actions)]}
-        return json.dumps({"topic": topic, "payload": json.dumps(body),
-                           "timestamp": f"2026-01-01T00:00:{second:02d}.000Z", "qos": 0, "retain": False})
+        return json.dumps(
+            {
+                "topic": topic,
+                "payload": json.dumps(body),
+                "timestamp": f"2026-01-01T00:00:{second:02d}.000Z",
+                "qos": 0,
+                "retain": False,
+            }
+        )
 
     path = tmp_path / "dps.log"
-    path.write_text("\n".join([line(["setStatusLED"], 1), line(["reset"], 2),
-                                line(["setStatusLED", "reset"], 3), line(["setStatusLED"], 4)]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                line(["setStatusLED"], 1),
+                line(["reset"], 2),
+                line(["setStatusLED", "reset"], 3),
+                line(["setStatusLED"], 4),
+            ]
+        )
+        + "\n"
+    )
     for mode in ("full", "index"):
         view = an.build_view(open_session(path, mode=mode, cache=False))  # type: ignore[arg-type]
         assert an.selected_rows(view, Selection()).tolist() == [1, 2]
 
 
-def test_index_mode_gives_the_same_selection(baseline_view: SessionView, baseline_index_view: SessionView) -> None:
+def test_index_mode_gives_the_same_selection(
+    baseline_view: SessionView, baseline_index_view: SessionView
+) -> None:
     assert baseline_index_view.session.mode == "index"
     assert family_counts(baseline_view) == family_counts(baseline_index_view)
-    for sel in (Selection(), Selection(text="orderId"), Selection(text="SVR3QA0022", prefilter=False)):
-        assert np.array_equal(an.selected_rows(baseline_view, sel), an.selected_rows(baseline_index_view, sel))
+    for sel in (
+        Selection(),
+        Selection(text="orderId"),
+        Selection(text="SVR3QA0022", prefilter=False),
+    ):
+        assert np.array_equal(
+            an.selected_rows(baseline_view, sel), an.selected_rows(baseline_index_view, sel)
+        )
 
 
 def test_window_and_exclusion(baseline_view: SessionView) -> None:
@@ -71,18 +107,26 @@ def test_window_and_exclusion(baseline_view: SessionView) -> None:
     assert ((v.ts[rows] >= w[0]) & (v.ts[rows] <= w[1])).all()
     assert "fts/v1/ff/leJ4/state" not in {v.topic_of(r) for r in rows}
     expected = int(((v.ts >= w[0]) & (v.ts <= w[1])).sum()) - int(
-        ((v.ts >= w[0]) & (v.ts <= w[1]) & (v.codes == v.topics.index("fts/v1/ff/leJ4/state"))).sum()
+        (
+            (v.ts >= w[0]) & (v.ts <= w[1]) & (v.codes == v.topics.index("fts/v1/ff/leJ4/state"))
+        ).sum()
     )
     assert len(rows) == expected
 
 
-def test_text_filter_matches_payload_or_topic_case_insensitively(baseline_view: SessionView) -> None:
+def test_text_filter_matches_payload_or_topic_case_insensitively(
+    baseline_view: SessionView,
+) -> None:
     v = baseline_view
     rows = an.selected_rows(v, Selection(prefilter=False, text="BATTERYSTATE"))
     payloads = v.payloads(rows)
     assert rows.size and all("batterystate" in p.lower() for p in payloads)
     table = v.session.table
-    expected = int(pc.sum(pc.match_substring(table.column("payload"), "batteryState", ignore_case=True)).as_py())
+    expected = int(
+        pc.sum(
+            pc.match_substring(table.column("payload"), "batteryState", ignore_case=True)
+        ).as_py()
+    )
     assert len(rows) == expected
     by_topic = an.selected_rows(v, Selection(prefilter=False, text="quality_check"))
     assert {v.topic_of(r) for r in by_topic} >= {"/j1/txt/1/i/quality_check"}
@@ -97,7 +141,9 @@ def test_topic_tree_counts(baseline_view: SessionView) -> None:
     assert txt["/j1/txt/1/i/cam"]["hidden"] == txt["/j1/txt/1/i/cam"]["count"] == 261
     ccu = {t["topic"]: t for t in by_cat["CCU"]["topics"]}
     assert ccu["ccu/order/active"]["excluded"] is True
-    assert by_cat["CCU"]["visible"] == by_cat["CCU"]["count"] - 162 - ccu["ccu/order/active"]["count"]
+    assert (
+        by_cat["CCU"]["visible"] == by_cat["CCU"]["count"] - 162 - ccu["ccu/order/active"]["count"]
+    )
     assert by_cat["OSF sensors"]["visible"] == 0
 
 
@@ -108,7 +154,12 @@ def test_statistics_agree_with_the_library(wrb_view: SessionView) -> None:
     assert ours.keys() == theirs.keys()
     for topic, t in theirs.items():
         o = ours[topic]
-        assert (o["count"], o["bytes"], o["first_us"], o["last_us"]) == (t["count"], t["bytes"], t["first_us"], t["last_us"])
+        assert (o["count"], o["bytes"], o["first_us"], o["last_us"]) == (
+            t["count"],
+            t["bytes"],
+            t["first_us"],
+            t["last_us"],
+        )
         for key in ("rate", "gap_min_s", "gap_max_s", "gap_mean_s"):
             assert (o[key] is None) == (t[key] is None)
             if o[key] is not None:
@@ -153,7 +204,12 @@ def test_no_timestamp_session(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from mqtt_replay import open_session
 
     path = tmp_path / "f0.log"
-    path.write_text(json.dumps({"topic": "a/b", "payload": "{}"}) + "\n" + json.dumps({"topic": "a/c", "payload": "x"}) + "\n")
+    path.write_text(
+        json.dumps({"topic": "a/b", "payload": "{}"})
+        + "\n"
+        + json.dumps({"topic": "a/c", "payload": "x"})
+        + "\n"
+    )
     view = an.build_view(open_session(path))
     assert len(view) == 2 and not view.ts_valid.any()
     assert len(an.selected_rows(view, Selection())) == 2

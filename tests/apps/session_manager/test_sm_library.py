@@ -18,15 +18,29 @@ def data_url(data: bytes) -> str:
 
 @pytest.mark.parametrize(
     "name",
-    ["../x.log", "a/b.log", "a\\b.log", ".hidden.log", "x.txt", "", "..", "x\0.log", "/etc/passwd",
-     "x.log/", "name<script>.log", "x.exe"],
-)  # fmt: skip
+    [
+        "../x.log",
+        "a/b.log",
+        "a\\b.log",
+        ".hidden.log",
+        "x.txt",
+        "",
+        "..",
+        "x\0.log",
+        "/etc/passwd",
+        "x.log/",
+        "name<script>.log",
+        "x.exe",
+    ],
+)
 def test_unsafe_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(lib.LibraryError):
         lib.resolve_in(tmp_path, name)
 
 
-@pytest.mark.parametrize("name", ["a.log", "My Session (2).LOG", "ccu.log.zip", "x_20260101_120000.db"])
+@pytest.mark.parametrize(
+    "name", ["a.log", "My Session (2).LOG", "ccu.log.zip", "x_20260101_120000.db"]
+)
 def test_safe_names_resolve_inside(tmp_path: Path, name: str) -> None:
     assert lib.resolve_in(tmp_path, name) == tmp_path.resolve() / name
 
@@ -58,15 +72,26 @@ def test_listing_reads_headers_and_dates(sessions_dir: Path) -> None:
     assert wrb.header is not None and wrb.header["sessionName"] == "storage-production-ml-wrb"
     assert wrb.recorded is not None and wrb.recorded.strftime("%Y%m%d%H%M%S") == "20260804114227"
     fields = lib.header_fields(wrb.header)
-    assert fields == {"description": "", "outcome": "unknown", "preset": "no_cam", "ccu_version": "1.3.0-osf.4"}
+    assert fields == {
+        "description": "",
+        "outcome": "unknown",
+        "preset": "no_cam",
+        "ccu_version": "1.3.0-osf.4",
+    }
     assert files["ccu.log.zip"].header is None
     assert lib.list_sessions(sessions_dir / "missing") == []
 
 
 def test_filter_rows_text_regex_outcome() -> None:
-    rows = [{"name": "Blue-run.log", "outcome": "ok"}, {"name": "white.log", "outcome": "nok"},
-            {"name": "blue_2.db", "outcome": "nok"}]  # fmt: skip
-    assert [r["name"] for r in lib.filter_rows(rows, "blue", "all")] == ["Blue-run.log", "blue_2.db"]
+    rows = [
+        {"name": "Blue-run.log", "outcome": "ok"},
+        {"name": "white.log", "outcome": "nok"},
+        {"name": "blue_2.db", "outcome": "nok"},
+    ]
+    assert [r["name"] for r in lib.filter_rows(rows, "blue", "all")] == [
+        "Blue-run.log",
+        "blue_2.db",
+    ]
     assert [r["name"] for r in lib.filter_rows(rows, "re:^blue_\\d", None)] == ["blue_2.db"]
     assert [r["name"] for r in lib.filter_rows(rows, "w.*e", "nok", regex=True)] == ["white.log"]
     assert [r["name"] for r in lib.filter_rows(rows, "", "ok")] == ["Blue-run.log"]
@@ -75,7 +100,9 @@ def test_filter_rows_text_regex_outcome() -> None:
 
 
 def test_upload_stores_checks_limit_and_never_overwrites(tmp_path: Path) -> None:
-    line = json.dumps({"topic": "a", "payload": "1", "timestamp": "2026-01-01T00:00:00.000Z"}) + "\n"
+    line = (
+        json.dumps({"topic": "a", "payload": "1", "timestamp": "2026-01-01T00:00:00.000Z"}) + "\n"
+    )
     path = lib.save_upload(tmp_path, "up.log", data_url(line.encode()), limit=1000)
     assert path.read_text() == line
     with pytest.raises(lib.LibraryError, match="already exists"):

@@ -1,0 +1,242 @@
+"""Component builders of the Analyse page (topic tree, pre-filter list, inspector, chain).
+
+Pure functions from analysis results to Dash components, so the page's callbacks stay thin.
+Payload text only appears as component text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from apps.session_manager.chains import Chain, chain_figure
+from apps.session_manager.inspector import (
+    MAX_RAW_CHARS,
+    MessageDetail,
+    business_keys,
+    diff_lines,
+    image_uris,
+)
+from apps.session_manager.render import diff_view, fmt_bytes, fmt_seconds, json_tree, kv_table
+
+
+def topic_label(topic: dict[str, Any]) -> Any:
+    """A checklist label: topic name, count in the window, pre-filter mark."""
+    count, hidden = topic["count"], topic["hidden"]
+    cls = "topic-name"
+    extra: list[Any] = []
+    if hidden and hidden >= count:
+        cls += " topic-hidden"
+        extra.append(html.Span(" pre-filtered", className="badge-note"))
+    elif hidden:
+        extra.append(html.Span(f" {hidden:,} pre-filtered", className="badge-note"))
+    return html.Span(
+        [
+            html.Span(topic["topic"], className=cls),
+            html.Span(f"{count:,}", className="topic-count"),
+            *extra,
+        ],
+        className="topic-label",
+    )
+
+
+def topic_options(group: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"label": topic_label(t), "value": t["topic"]} for t in group["topics"]]
+
+
+def topic_tree(groups: list[dict[str, Any]]) -> list[Any]:
+    """One foldable block per category, each with a checklist of its topics (all checked)."""
+    blocks = []
+    for group in groups:
+        cat = group["category"]
+        blocks.append(
+            html.Details(
+                [
+                    html.Summary(
+                        [
+                            html.Span(cat, className="fw-semibold"),
+                            html.Span(
+                                f"{group['visible']:,} / {group['count']:,}",
+                                id={"type": "analyse-cat-count", "index": cat},
+                                className="topic-count",
+                            ),
+                        ],
+                        className="tree-summary",
+                    ),
+                    dcc.Checklist(
+                        id={"type": "analyse-topic-group", "index": cat},
+                        options=topic_options(group),
+                        value=[t["topic"] for t in group["topics"] if not t["excluded"]],
+                        className="topic-checklist",
+                        inputClassName="me-1",
+                    ),
+                ],
+                open=len(groups) <= 3,
+                className="tree-category",
+            )
+        )
+    return blocks
+
+
+def hidden_list(families: list[dict[str, Any]], prefilter: bool) -> Any:
+    """What the pre-filter hides (with counts in the window), or that it is off."""
+    total = sum(f["count"] for f in families)
+    head = (
+        f"Pre-filter hides {total:,} messages in this window:"
+        if prefilter
+        else f"Pre-filter is off ({total:,} noisy messages shown)."
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(f["label"], title=f["filter"]),
+                html.Td(f"{f['count']:,}", className="text-end"),
+            ],
+            className="" if prefilter else "text-muted",
+        )
+        for f in families
+    ]
+    return html.Div(
+        [
+            html.Div(head, className="small mb-1", id="analyse-hidden-head"),
+            html.Table(html.Tbody(rows), className="table table-sm small mb-0 hidden-table"),
+        ]
+    )
+
+
+def stats_rows(stats: list[dict[str, Any]], start_us: int) -> list[dict[str, Any]]:
+    """Per-topic statistics as grid rows (times as offsets from the session start)."""
+    rows = []
+    for s in stats:
+        rows.append(
+            {
+                "topic": s["topic"],
+                "category": s["category"],
+                "count": s["count"],
+                "rate": round(s["rate"], 3) if s["rate"] is not None else None,
+                "bytes": s["bytes"],
+                "bytes_text": fmt_bytes(s["bytes"]),
+                "gap_min": _round(s["gap_min_s"]),
+                "gap_max": _round(s["gap_max_s"]),
+                "gap_mean": _round(s["gap_mean_s"]),
+                "first": round((s["first_us"] - start_us) / 1e6, 3),
+                "last": round((s["last_us"] - start_us) / 1e6, 3),
+            }
+        )
+    return rows
+
+
+def _round(v: float | None) -> float | None:
+    return round(v, 3) if v is not None else None
+
+
+STATS_COLUMNS: list[dict[str, Any]] = [
+    {"field": "topic", "flex": 3, "minWidth": 220, "filter": True},
+    {"field": "category", "width": 110},
+    {"field": "count", "width": 95, "type": "numericColumn"},
+    {"field": "rate", "headerName": "msg/s", "width": 95, "type": "numericColumn"},
+    {"field": "bytes_text", "headerName": "bytes", "width": 100, "type": "numericColumn"},
+    {"field": "gap_min", "headerName": "gap min s", "width": 105, "type": "numericColumn"},
+    {"field": "gap_max", "headerName": "gap max s", "width": 105, "type": "numericColumn"},
+    {"field": "gap_mean", "headerName": "gap mean s", "width": 110, "type": "numericColumn"},
+    {"field": "first", "headerName": "first t+ s", "width": 105, "type": "numericColumn"},
+    {"field": "last", "headerName": "last t+ s", "width": 105, "type": "numericColumn"},
+]
+
+
+def inspector_header(d: MessageDetail) -> Any:
+    return html.Div(
+        [
+            html.Div(d.topic, className="fw-semibold text-break mb-1", id="analyse-insp-topic"),
+            kv_table(
+                [
+                    ("message", f"#{d.row}"),
+                    ("time", f"{d.time}  (t+{d.offset_s:.3f} s)"),
+                    ("size", f"{d.size:,} bytes"),
+                    ("qos / retain", f"{d.qos} / {'yes' if d.retain else 'no'}"),
+                ]
+            ),
+        ]
+    )
+
+
+def inspector_tabs(d: MessageDetail, previous_text: str | None) -> tuple[Any, Any, Any, Any]:
+    """Contents of the Tree, Raw, Image and Diff tabs."""
+    tree = (
+        json_tree(d.value)
+        if d.is_json
+        else html.Div("The payload is not JSON.", className="text-muted")
+    )
+    raw_text = (
+        d.text if len(d.text) <= MAX_RAW_CHARS else d.text[:MAX_RAW_CHARS] + "\n… (truncated)"
+    )
+    raw = html.Pre(raw_text or "(empty payload)", className="payload-pre", id="analyse-raw-pre")
+    images = image_uris(d.value) if d.is_json else image_uris(d.text)
+    image: Any = (
+        html.Div([html.Img(src=uri, className="payload-image") for uri in images])
+        if images
+        else html.Div("No data-URI image in this payload.", className="text-muted")
+    )
+    if previous_text is None:
+        diff: Any = html.Div(
+            "First message of this topic: nothing to compare.", className="text-muted"
+        )
+    else:
+        lines = diff_lines(previous_text, d.text)
+        diff = (
+            diff_view(lines)
+            if lines
+            else html.Div("Identical to the previous message.", className="text-muted")
+        )
+    return tree, raw, image, diff
+
+
+def follow_buttons(d: MessageDetail) -> Any:
+    keys = business_keys(d.value) if d.is_json else []
+    if not keys:
+        return html.Div()
+    return html.Div(
+        [html.Span("Follow: ", className="small text-muted me-1")]
+        + [
+            dbc.Button(
+                f"{k}={v}",
+                id={"type": "analyse-follow", "index": v},
+                size="sm",
+                color="info",
+                outline=True,
+                className="me-1 mb-1 follow-btn",
+            )
+            for k, v in keys
+        ],
+        className="mt-1",
+    )
+
+
+CHAIN_COLUMNS: list[dict[str, Any]] = [
+    {"field": "row", "headerName": "#", "width": 80},
+    {"field": "time", "headerName": "time (UTC)", "width": 200},
+    {"field": "delta", "headerName": "+s", "width": 85, "type": "numericColumn"},
+    {"field": "topic", "flex": 2, "minWidth": 200},
+    {"field": "fields", "headerName": "mentioned in", "flex": 2, "minWidth": 160},
+]
+
+
+def chain_outputs(chain: Chain) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """(summary, figure, grid rows) of a followed key."""
+    if chain.total == 0:
+        return html.Div(f"No message mentions {chain.key!r}.", className="text-muted"), {}, []
+    topics = chain.topics
+    note = f"{chain.total:,} messages across {len(topics)} topics mention {chain.key!r}"
+    if len(chain.steps) < chain.total:
+        note += f" (showing the first {len(chain.steps):,})"
+    path = " → ".join(topics[:12]) + (" → …" if len(topics) > 12 else "")
+    summary = html.Div(
+        [html.Div(note, className="small mb-1"), html.Div(path, className="chain-path small mb-2")]
+    )
+    return summary, chain_figure(chain), chain.steps
+
+
+def seconds_label(value: float | None) -> str:
+    return fmt_seconds(value, 1)

@@ -1,0 +1,374 @@
+"""Pure analysis over a session's index: selections, the noisy-family pre-filter, the topic tree
+and per-topic statistics.
+
+A :class:`SessionView` holds the few NumPy columns every view needs (time, topic code, size),
+built once per loaded session; everything else is computed from it on demand and memoised in
+the view (a small LRU keyed by the query), so a browser round trip costs a few vectorised
+passes over the selected rows, never a Python loop over messages.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mqtt_replay import Session
+from mqtt_replay.analysis import category, payload_sizes
+from mqtt_replay.topics import matches
+
+T = TypeVar("T")
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+# Payload reads are chunked so that index-mode sessions never hold many payloads at once.
+PAYLOAD_CHUNK = 20_000
+# Index mode: classify the DPS instant actions by payload only while this is cheap.
+PAYLOAD_RULE_MAX_ROWS = 50_000
+
+
+class Memo:
+    """A tiny thread-safe LRU for derived arrays of one session."""
+
+    def __init__(self, capacity: int = 32) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]  # type: ignore[no-any-return]
+        value = make()  # computed outside the lock: other queries are not blocked
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return value
+
+
+@dataclass
+class SessionView:
+    """NumPy columns of a session: ``ts`` (µs UTC, nulls filled), ``codes`` (topic index into
+    ``topics``), ``sizes`` (payload bytes), plus ``ts_valid`` (False where the file had no
+    timestamp)."""
+
+    session: Session
+    ts: IntArray
+    ts_valid: BoolArray
+    codes: npt.NDArray[np.int32]
+    topics: list[str]
+    sizes: IntArray
+    qos: npt.NDArray[np.uint8]
+    retain: BoolArray
+    memo: Memo = field(default_factory=Memo)
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    @property
+    def start_us(self) -> int:
+        return int(self.ts.min()) if len(self) else 0
+
+    @property
+    def end_us(self) -> int:
+        return int(self.ts.max()) if len(self) else 0
+
+    @property
+    def categories(self) -> list[str]:
+        return [category(t) for t in self.topics]
+
+    def topic_of(self, row: int) -> str:
+        return self.topics[int(self.codes[row])]
+
+    def payloads(self, rows: Sequence[int] | IntArray) -> list[str]:
+        """Payload text of the rows (index mode reads them from the file)."""
+        return self.session.payloads([int(r) for r in rows])
+
+
+def build_view(session: Session) -> SessionView:
+    """Extracts the columns of ``session`` (one pass; dictionaries unified across chunks)."""
+    idx = session.index
+    n = idx.num_rows
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return SessionView(
+            session,
+            empty,
+            np.zeros(0, bool),
+            np.zeros(0, np.int32),
+            [],
+            empty,
+            np.zeros(0, np.uint8),
+            np.zeros(0, bool),
+        )
+    ts_col = idx.column("timestamp").cast(pa.int64())
+    valid = pc.is_valid(ts_col).to_numpy(zero_copy_only=False).astype(bool)
+    filled = pc.fill_null_backward(pc.fill_null_forward(ts_col)).combine_chunks()
+    ts = filled.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    topic = idx.column("topic").unify_dictionaries().combine_chunks()
+    if isinstance(topic, pa.DictionaryArray):
+        topics = [str(t) for t in topic.dictionary.to_pylist()]
+        codes = topic.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    else:  # a plain string column (should not happen, but stay correct)
+        encoded = pc.dictionary_encode(topic)
+        topics = [str(t) for t in encoded.dictionary.to_pylist()]
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    sizes = payload_sizes(session).to_numpy().astype(np.int64)
+    qos = idx.column("qos").to_numpy().astype(np.uint8)
+    retain = idx.column("retain").to_numpy().astype(bool)
+    return SessionView(session, ts, valid, codes, topics, sizes, qos, retain)
+
+
+# -- the pre-filter of noisy families ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoisyFamily:
+    """A family of topics hidden by default. ``action`` refines the topic match by payload:
+    only messages whose every ``actionType`` is this action are noisy (by topic alone when
+    reading the payloads would be expensive: index mode with many such messages)."""
+
+    key: str
+    label: str
+    filter: str
+    action: str | None = None
+
+
+NOISY_FAMILIES: tuple[NoisyFamily, ...] = (
+    NoisyFamily("camera", "Camera frames", "/j1/txt/+/i/cam"),
+    NoisyFamily("bme680", "BME680 environment sensor", "/j1/txt/+/i/bme680"),
+    NoisyFamily("ldr", "LDR light sensor", "/j1/txt/+/i/ldr"),
+    NoisyFamily("pairing", "CCU pairing state", "ccu/pairing/state"),
+    NoisyFamily(
+        "dps_led",
+        "DPS setStatusLED instant actions",
+        "module/v1/ff/SVR4H73275/instantAction",
+        action="setStatusLED",
+    ),
+    NoisyFamily("arduino", "Arduino sensor station", "osf/arduino/#"),
+)
+
+
+def _codes_mask(view: SessionView, keep_code: BoolArray) -> BoolArray:
+    return keep_code[view.codes] if len(view) else np.zeros(0, bool)
+
+
+def _payload_texts(view: SessionView, rows: IntArray) -> pa.Array:
+    """The payloads of ``rows`` as one Arrow string array (full mode: a zero-parse take)."""
+    session = view.session
+    if session.mode == "full":
+        return session.table.column("payload").take(pa.array(rows, type=pa.int64()))
+    parts = [
+        pa.array(view.payloads(rows[i : i + PAYLOAD_CHUNK]), type=pa.string())
+        for i in range(0, len(rows), PAYLOAD_CHUNK)
+    ]
+    return pa.chunked_array(parts, type=pa.string()) if parts else pa.array([], pa.string())
+
+
+def _only_action(texts: pa.Array | pa.ChunkedArray, action: str) -> BoolArray:
+    any_action = pc.count_substring_regex(texts, r'"actionType"\s*:')
+    this_action = pc.count_substring_regex(texts, rf'"actionType"\s*:\s*"{action}"')
+    both = pc.and_(pc.greater(this_action, 0), pc.equal(any_action, this_action))
+    return np.asarray(both.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def family_of_rows(view: SessionView) -> npt.NDArray[np.int8]:
+    """Per row: index into :data:`NOISY_FAMILIES` of the family that hides it, or -1."""
+
+    def make() -> npt.NDArray[np.int8]:
+        out = np.full(len(view), -1, dtype=np.int8)
+        for i, fam in enumerate(NOISY_FAMILIES):
+            keep = np.array([matches(fam.filter, t) for t in view.topics], dtype=bool)
+            if not keep.any():
+                continue
+            rows = np.flatnonzero(_codes_mask(view, keep) & (out < 0))
+            cheap = view.session.mode == "full" or len(rows) <= PAYLOAD_RULE_MAX_ROWS
+            if fam.action and cheap and len(rows):
+                rows = rows[_only_action(_payload_texts(view, rows), fam.action)]
+            out[rows] = i
+        return out
+
+    return view.memo.get("families", make)
+
+
+# -- selections ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the Analyse page shows: a time window (absolute µs, inclusive; None = all), the
+    topics switched off in the tree, whether the noisy-family pre-filter is on, and a text
+    that topic or payload must contain (case-insensitive; empty = any)."""
+
+    window: tuple[int, int] | None = None
+    excluded: frozenset[str] = frozenset()
+    prefilter: bool = True
+    text: str = ""
+
+    @classmethod
+    def make(
+        cls,
+        window: Sequence[float] | None = None,
+        excluded: Sequence[str] | None = None,
+        prefilter: bool = True,
+        text: str | None = None,
+    ) -> Selection:
+        win = (int(window[0]), int(window[1])) if window is not None else None
+        return cls(win, frozenset(excluded or ()), bool(prefilter), (text or "").strip())
+
+    def without_text(self) -> Selection:
+        return Selection(self.window, self.excluded, self.prefilter)
+
+
+def window_mask(view: SessionView, window: tuple[int, int] | None) -> BoolArray:
+    if window is None:
+        return np.ones(len(view), dtype=bool)
+    return (view.ts >= window[0]) & (view.ts <= window[1])
+
+
+def selected_rows(view: SessionView, sel: Selection) -> IntArray:
+    """Row numbers (file order) inside the window, not excluded, not hidden by the pre-filter,
+    and (when ``sel.text`` is set) mentioning the text in topic or payload."""
+    if sel.text:
+        base = selected_rows(view, sel.without_text())
+        return view.memo.get(("rows", sel), lambda: rows_matching_text(view, base, sel.text))
+
+    def make() -> IntArray:
+        mask = window_mask(view, sel.window)
+        if sel.excluded:
+            keep = np.array([t not in sel.excluded for t in view.topics], dtype=bool)
+            mask &= _codes_mask(view, keep)
+        if sel.prefilter:
+            mask &= family_of_rows(view) < 0
+        return np.flatnonzero(mask).astype(np.int64)
+
+    return view.memo.get(("rows", sel), make)
+
+
+def rows_matching_text(view: SessionView, rows: IntArray, text: str) -> IntArray:
+    """The subset of ``rows`` whose payload or topic contains ``text`` (case-insensitive).
+
+    Full mode searches the whole payload column in place (memoised per text); index mode
+    reads the payloads of ``rows`` from the file in chunks.
+    """
+    needle = text.strip()
+    if not needle or len(rows) == 0:
+        return rows
+    if view.session.mode == "full":
+
+        def search_all() -> BoolArray:
+            column = view.session.table.column("payload")
+            found = pc.match_substring(column, needle, ignore_case=True)
+            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+        hit = view.memo.get(("text-all", needle), search_all)[rows]
+    else:
+        found = pc.match_substring(_payload_texts(view, rows), needle, ignore_case=True)
+        hit = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+    low = needle.lower()
+    topic_hit = np.array([low in t.lower() for t in view.topics], dtype=bool)
+    keep: BoolArray = hit | topic_hit[view.codes[rows]]
+    return rows[keep]
+
+
+def hidden_summary(view: SessionView, window: tuple[int, int] | None) -> list[dict[str, Any]]:
+    """What the pre-filter hides inside ``window``: one dict per family (label, filter, count)."""
+    fam = family_of_rows(view)[window_mask(view, window)]
+    counts = np.bincount(fam[fam >= 0], minlength=len(NOISY_FAMILIES))
+    return [
+        {"key": f.key, "label": f.label, "filter": f.filter, "count": int(counts[i])}
+        for i, f in enumerate(NOISY_FAMILIES)
+    ]
+
+
+# -- topic tree and statistics ------------------------------------------------------------
+
+
+def topic_tree(view: SessionView, sel: Selection) -> list[dict[str, Any]]:
+    """Categories with their topics and counts inside the window.
+
+    Each topic: ``count`` (messages in the window), ``hidden`` (of those, hidden by the
+    pre-filter when it is on), ``excluded`` (switched off). Categories are sorted by name,
+    topics by name; topics without messages in the window are listed with count 0.
+    """
+    wmask = window_mask(view, sel.window)
+    counts = np.bincount(view.codes[wmask], minlength=len(view.topics))
+    fam = family_of_rows(view)
+    hidden = np.bincount(view.codes[wmask & (fam >= 0)], minlength=len(view.topics))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for code, topic in enumerate(view.topics):
+        groups.setdefault(category(topic), []).append(
+            {
+                "topic": topic,
+                "count": int(counts[code]),
+                "hidden": int(hidden[code]) if sel.prefilter else 0,
+                "excluded": topic in sel.excluded,
+            }
+        )
+    out = []
+    for cat in sorted(groups, key=str.lower):
+        topics = sorted(groups[cat], key=lambda t: t["topic"])
+        out.append(
+            {
+                "category": cat,
+                "count": sum(t["count"] for t in topics),
+                "visible": sum(t["count"] - t["hidden"] for t in topics if not t["excluded"]),
+                "topics": topics,
+            }
+        )
+    return out
+
+
+def topic_statistics(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
+    """Per topic over ``rows``: count, bytes, rate (msg/s over the topic's span), min/max/mean
+    gap between consecutive messages (s), first/last (µs UTC). Sorted by count, descending."""
+    if len(rows) == 0:
+        return []
+    codes = view.codes[rows]
+    ts = view.ts[rows]
+    order = np.lexsort((ts, codes))
+    codes, ts = codes[order], ts[order]
+    sizes = view.sizes[rows][order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)]
+    count = ends - starts
+    total_bytes = np.add.reduceat(sizes, starts)
+    gaps = np.diff(ts).astype(np.float64) / 1e6
+    out: list[dict[str, Any]] = []
+    for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        g = gaps[s : e - 1]
+        first, last = int(ts[s]), int(ts[e - 1])
+        span = (last - first) / 1e6
+        topic = view.topics[int(codes[s])]
+        out.append(
+            {
+                "topic": topic,
+                "category": category(topic),
+                "count": int(count[i]),
+                "bytes": int(total_bytes[i]),
+                "rate": (int(count[i]) - 1) / span if span > 0 else None,
+                "gap_min_s": float(g.min()) if len(g) else None,
+                "gap_max_s": float(g.max()) if len(g) else None,
+                "gap_mean_s": float(g.mean()) if len(g) else None,
+                "first_us": first,
+                "last_us": last,
+            }
+        )
+    out.sort(key=lambda r: (-r["count"], r["topic"]))
+    return out
+
+
+def previous_same_topic(view: SessionView, row: int) -> int | None:
+    """The nearest earlier row (file order) with the same topic, or None."""
+    code = view.codes[row]
+    earlier = np.flatnonzero(view.codes[:row] == code)
+    return int(earlier[-1]) if len(earlier) else None

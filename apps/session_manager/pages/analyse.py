@@ -1,0 +1,424 @@
+"""Analyse page: timeline, topic tree with pre-filter, statistics, window, message table,
+payload inspector, field plot, key chains and "save as session".
+
+Only names, numbers and small query objects travel between browser and server; the session
+lives in the app's :class:`~apps.session_manager.store.SessionStore`. The page-wide
+``analyse-selection`` store (window, switched-off topics, pre-filter, text) drives every view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+
+from apps.session_manager import analyse_panels as panels
+from apps.session_manager import analysis, message_table
+from apps.session_manager.library import list_sessions
+from apps.session_manager.pages import analyse_callbacks
+from apps.session_manager.pages.analyse_callbacks import QUICK_RANGES, view_of
+from apps.session_manager.render import alert, fmt_bytes, fmt_duration
+
+if TYPE_CHECKING:
+    from apps.session_manager.app import AppContext
+
+PATH = "/analyse"
+NAME = "Analyse"
+ORDER = 1
+
+
+def _card(title: str, body: Any, **kwargs: Any) -> Any:
+    return dbc.Card(
+        [dbc.CardHeader(title, className="py-1 fw-semibold"), dbc.CardBody(body, className="p-2")],
+        className="mb-2",
+        **kwargs,
+    )
+
+
+def make_layout(ctx: AppContext) -> Callable[..., Any]:
+    def layout(session: str | None = None, **_query: str) -> Any:
+        window_card = _card(
+            "Time window",
+            [
+                dcc.RangeSlider(
+                    id="analyse-window-slider",
+                    min=0,
+                    max=1,
+                    value=[0, 1],
+                    allowCross=False,
+                    tooltip={"placement": "bottom"},
+                    updatemode="mouseup",
+                    marks=None,
+                ),
+                html.Div(
+                    [
+                        dbc.Button(
+                            label,
+                            id={"type": "analyse-quick", "index": key},
+                            size="sm",
+                            color="secondary",
+                            outline=True,
+                        )
+                        for key, label in QUICK_RANGES
+                    ]
+                    + [html.Span(id="analyse-window-label", className="ms-2 small text-muted")],
+                    className="d-flex flex-wrap gap-1 align-items-center mt-1",
+                ),
+            ],
+        )
+        filter_card = _card(
+            "Filter",
+            [
+                dbc.Switch(
+                    id="analyse-prefilter", label="Hide noisy families (pre-filter)", value=True
+                ),
+                dbc.Button(
+                    "Show all", id="analyse-show-all", size="sm", color="link", className="p-0 mb-1"
+                ),
+                html.Div(id="analyse-hidden"),
+                dbc.Input(
+                    id="analyse-text",
+                    placeholder="topic or payload contains…",
+                    debounce=0.5,
+                    size="sm",
+                    className="mt-2",
+                ),
+            ],
+        )
+        timeline_card = _card(
+            "Timeline",
+            [
+                dbc.RadioItems(
+                    id="analyse-lanes",
+                    value="topic",
+                    inline=True,
+                    className="small",
+                    options=[
+                        {"label": "lane per topic", "value": "topic"},
+                        {"label": "lane per category", "value": "category"},
+                    ],
+                ),
+                dcc.Loading(
+                    dcc.Graph(
+                        id="analyse-timeline", figure=go.Figure(), config={"displaylogo": False}
+                    ),
+                    delay_show=400,
+                ),
+            ],
+        )
+        messages_tab = dag.AgGrid(
+            id="analyse-grid",
+            columnDefs=message_table.COLUMN_DEFS,
+            rowModelType="infinite",
+            defaultColDef={"resizable": True},
+            dashGridOptions={
+                "cacheBlockSize": 100,
+                "maxConcurrentDatasourceRequests": 1,
+                "infiniteInitialRowCount": 1,
+                "rowSelection": {
+                    "mode": "singleRow",
+                    "checkboxes": False,
+                    "enableClickSelection": True,
+                },
+            },
+            getRowId="String(params.data.row)",
+            style={"height": "460px"},
+            className="ag-theme-quartz",
+        )
+        stats_tab = dag.AgGrid(
+            id="analyse-stats",
+            columnDefs=panels.STATS_COLUMNS,
+            rowData=[],
+            defaultColDef={"resizable": True, "sortable": True},
+            style={"height": "460px"},
+            className="ag-theme-quartz",
+        )
+        plot_tab = html.Div(
+            [
+                dbc.Row(
+                    [
+                        dbc.Col(dcc.Dropdown(id="analyse-plot-topic", placeholder="topic…"), md=6),
+                        dbc.Col(
+                            dcc.Dropdown(id="analyse-plot-field", placeholder="numeric field…"),
+                            md=6,
+                        ),
+                    ],
+                    className="g-2 mb-2",
+                ),
+                dcc.Graph(id="analyse-plot", figure=go.Figure(), config={"displaylogo": False}),
+                html.Div(id="analyse-plot-note", className="small text-muted"),
+            ]
+        )
+        chain_tab = html.Div(
+            [
+                dbc.InputGroup(
+                    [
+                        dbc.Input(
+                            id="analyse-chain-key",
+                            placeholder="orderId, workpieceId or serial…",
+                            n_submit=0,
+                        ),
+                        dbc.Button("Follow", id="analyse-chain-go", color="primary", n_clicks=0),
+                    ],
+                    size="sm",
+                    className="mb-2",
+                ),
+                html.Div(id="analyse-chain-note"),
+                dcc.Graph(
+                    id="analyse-chain-graph",
+                    figure=go.Figure(),
+                    config={"displaylogo": False},
+                    style={"height": "300px"},
+                ),
+                dag.AgGrid(
+                    id="analyse-chain-grid",
+                    columnDefs=panels.CHAIN_COLUMNS,
+                    rowData=[],
+                    getRowId="String(params.data.row)",
+                    dashGridOptions={
+                        "rowSelection": {
+                            "mode": "singleRow",
+                            "checkboxes": False,
+                            "enableClickSelection": True,
+                        }
+                    },
+                    defaultColDef={"resizable": True, "sortable": True},
+                    style={"height": "280px"},
+                    className="ag-theme-quartz",
+                ),
+            ]
+        )
+        save_tab = html.Div(
+            [
+                html.P(
+                    "Writes the current window, topic selection, pre-filter and text filter as a new "
+                    "session (L5) into the library; its header records the source and the filter.",
+                    className="small text-muted",
+                ),
+                dbc.InputGroup(
+                    [
+                        dbc.InputGroupText("name"),
+                        dbc.Input(id="analyse-save-name", placeholder="my-cut"),
+                        dbc.Button("Save as session", id="analyse-save-go", color="primary"),
+                    ],
+                    size="sm",
+                    className="mb-2",
+                ),
+                html.Div(id="analyse-save-result"),
+            ]
+        )
+        tabs = dbc.Tabs(
+            [
+                dbc.Tab(messages_tab, label="Messages", tab_id="messages"),
+                dbc.Tab(stats_tab, label="Statistics", tab_id="stats"),
+                dbc.Tab(plot_tab, label="Plot field", tab_id="plot"),
+                dbc.Tab(chain_tab, label="Follow key", tab_id="chain"),
+                dbc.Tab(save_tab, label="Save as", tab_id="save"),
+            ],
+            id="analyse-tabs",
+            active_tab="messages",
+            className="mb-2",
+        )
+        inspector_card = _card(
+            "Payload inspector",
+            [
+                html.Div(
+                    id="analyse-insp-header",
+                    children=html.Div(
+                        "Click a message in the timeline or the table.",
+                        className="text-muted small",
+                    ),
+                ),
+                dbc.Button(
+                    "◀ previous of topic",
+                    id="analyse-insp-prev",
+                    size="sm",
+                    color="secondary",
+                    outline=True,
+                    disabled=True,
+                    className="mb-2",
+                ),
+                html.Div(id="analyse-insp-follow"),
+                dbc.Tabs(
+                    [
+                        dbc.Tab(
+                            html.Div(id="analyse-insp-tree", className="insp-pane"),
+                            label="Tree",
+                            tab_id="tree",
+                        ),
+                        dbc.Tab(
+                            html.Div(id="analyse-insp-raw", className="insp-pane"),
+                            label="Raw",
+                            tab_id="raw",
+                        ),
+                        dbc.Tab(
+                            html.Div(id="analyse-insp-image", className="insp-pane"),
+                            label="Image",
+                            tab_id="image",
+                        ),
+                        dbc.Tab(
+                            html.Div(id="analyse-insp-diff", className="insp-pane"),
+                            label="Diff",
+                            tab_id="diff",
+                        ),
+                    ],
+                    id="analyse-insp-tabs",
+                    active_tab="tree",
+                ),
+            ],
+            id="analyse-inspector",
+        )
+        return html.Div(
+            [
+                dcc.Store(id="analyse-init", data={"session": session}),
+                dcc.Store(id="analyse-session"),
+                dcc.Store(id="analyse-selection"),
+                dcc.Store(id="analyse-visible"),
+                dcc.Store(id="analyse-selected"),
+                dcc.Store(id="analyse-timeline-meta"),
+                dcc.Store(id="analyse-screen"),
+                dcc.Store(id="analyse-prev-row"),
+                dcc.Store(id="analyse-grid-purged"),
+                dcc.Interval(id="analyse-load-interval", interval=400, disabled=True),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            dcc.Dropdown(
+                                id="analyse-session-select",
+                                placeholder="choose a session…",
+                                clearable=False,
+                            ),
+                            md=4,
+                        ),
+                        dbc.Col(html.Div(id="analyse-summary", className="small"), md=8),
+                    ],
+                    className="g-2 mb-2 align-items-center",
+                ),
+                html.Div(id="analyse-load"),
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            [
+                                filter_card,
+                                _card(
+                                    "Topics", html.Div(id="analyse-tree", className="topic-tree")
+                                ),
+                            ],
+                            lg=3,
+                        ),
+                        dbc.Col(
+                            [
+                                window_card,
+                                timeline_card,
+                                dbc.Row(
+                                    [dbc.Col(tabs, xl=7), dbc.Col(inspector_card, xl=5)],
+                                    className="g-2",
+                                ),
+                            ],
+                            lg=9,
+                        ),
+                    ],
+                    className="g-2",
+                ),
+            ]
+        )
+
+    return layout
+
+
+def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
+    analyse_callbacks.register(app, ctx)
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        "function(_) { return window.innerWidth || 1200; }",
+        Output("analyse-screen", "data"),
+        Input("analyse-init", "data"),
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        """function(sel) {
+            // The grid asks again for its blocks; before it is mounted there is nothing to do.
+            try {
+                const api = window.dash_ag_grid.getApi("analyse-grid");
+                if (api) { api.purgeInfiniteCache(); }
+            } catch (e) { /* not mounted yet: its first request will use the new selection */ }
+            return Date.now();
+        }""",
+        Output("analyse-grid-purged", "data"),
+        Input("analyse-selection", "data"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output("analyse-session-select", "options"),
+        Output("analyse-session-select", "value"),
+        Input("analyse-init", "data"),
+        State("app-session", "data"),
+    )
+    def fill_sessions(init: dict[str, Any], remembered: str | None) -> Any:
+        names = [f.name for f in list_sessions(ctx.config.sessions_dir)]
+        wanted = (init or {}).get("session") or remembered
+        return [{"label": n, "value": n} for n in names], wanted if wanted in names else None
+
+    @app.callback(
+        Output("analyse-session", "data"),
+        Output("analyse-load", "children"),
+        Output("analyse-load-interval", "disabled"),
+        Output("app-session", "data", allow_duplicate=True),
+        Input("analyse-session-select", "value"),
+        Input("analyse-load-interval", "n_intervals"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def load(name: str | None, _n: Any, current: dict[str, Any] | None) -> Any:
+        if not name:
+            raise PreventUpdate
+        job = ctx.store.request(name)
+        if job.state == "error":
+            return None, alert(f"Cannot open {name}: {job.error}"), True, dash.no_update
+        if job.state == "loading":
+            bar = dbc.Progress(
+                value=int(job.fraction * 100),
+                label=f"reading {name}: {job.fraction:.0%}",
+                striped=True,
+                animated=True,
+                className="mb-2",
+                id="analyse-progress",
+            )
+            return dash.no_update, bar, False, dash.no_update
+        data = {"name": name}
+        if current == data:
+            return dash.no_update, None, True, dash.no_update
+        return data, None, True, name
+
+    @app.callback(
+        Output("analyse-summary", "children"),
+        Output("analyse-window-slider", "max"),
+        Output("analyse-window-slider", "value"),
+        Output("analyse-window-slider", "marks"),
+        Output("analyse-tree", "children"),
+        Output("analyse-plot-topic", "options"),
+        Output("analyse-prefilter", "value"),
+        Output("analyse-text", "value"),
+        Output("analyse-selected", "data", allow_duplicate=True),
+        Input("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def session_loaded(session: dict[str, Any] | None) -> Any:
+        view = view_of(ctx, session)
+        s = view.session
+        duration = max((view.end_us - view.start_us) / 1e6, 0.001)
+        summary = [
+            html.Strong(s.name),
+            f" · {len(view):,} messages · {fmt_duration(duration)} · ",
+            f"{len(view.topics)} topics · {fmt_bytes(int(view.sizes.sum()))} · {s.container}, {s.mode} mode",
+            f" · {len(s.skipped)} bad lines skipped" if s.skipped else "",
+        ]
+        marks = {round(duration * i / 4, 3): fmt_duration(duration * i / 4) for i in range(5)}
+        tree = panels.topic_tree(analysis.topic_tree(view, analysis.Selection()))
+        topics = [{"label": t, "value": t} for t in sorted(view.topics)]
+        return summary, duration, [0, duration], marks, tree, topics, True, "", None

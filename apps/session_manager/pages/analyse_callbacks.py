@@ -1,0 +1,446 @@
+"""Callbacks of the Analyse page that work on a loaded session (see ``analyse.py``).
+
+Each callback reads ids and small query objects, asks the analysis modules, and returns
+components or a compact figure.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import dash
+import plotly.graph_objects as go
+from dash import ALL, Input, Output, State
+from dash.exceptions import PreventUpdate
+
+from apps.session_manager import analyse_panels as panels
+from apps.session_manager import analysis, chains, export, inspector, message_table, timeline
+from apps.session_manager.library import LibraryError
+from apps.session_manager.render import alert, fmt_duration
+
+if TYPE_CHECKING:
+    from apps.session_manager.analysis import Selection, SessionView
+    from apps.session_manager.app import AppContext
+
+QUICK_RANGES = (
+    ("all", "All"),
+    ("first60", "First 1 min"),
+    ("last60", "Last 1 min"),
+    ("last300", "Last 5 min"),
+    ("zoom", "Use timeline zoom"),
+)
+EMPTY_ROWS: dict[str, Any] = {"rowData": [], "rowCount": 0}
+
+
+def view_of(ctx: AppContext, session: dict[str, Any] | None) -> SessionView:
+    if not session or not session.get("name"):
+        raise PreventUpdate
+    return ctx.store.get(session["name"])
+
+
+def selection_of(data: dict[str, Any] | None) -> Selection:
+    data = data or {}
+    return analysis.Selection.make(
+        data.get("window"), data.get("excluded"), data.get("prefilter", True), data.get("text")
+    )
+
+
+def window_from_slider(
+    view: SessionView, value: list[float] | None, maximum: float | None
+) -> list[int] | None:
+    """Slider seconds → absolute µs window; None when it spans the whole session."""
+    if not value or len(value) != 2:
+        return None
+    lo, hi = sorted(float(v) for v in value)
+    full_end = maximum if maximum is not None else (view.end_us - view.start_us) / 1e6
+    if lo <= 0 and hi >= full_end - 1e-3:
+        return None
+    w0 = view.start_us + round(lo * 1e6) if lo > 0 else view.start_us
+    w1 = view.end_us if hi >= full_end - 1e-3 else view.start_us + round(hi * 1e6)
+    return [w0, w1]
+
+
+def quick_window(
+    key: str, duration: float, current: list[float], zoom: list[int] | None, start_us: int
+) -> list[float]:
+    """Slider value (seconds from the session start) for a quick-range button."""
+    end = max(duration, 0.0)
+    if key == "first60":
+        return [0.0, min(60.0, end)]
+    if key == "last60":
+        return [max(end - 60.0, 0.0), end]
+    if key == "last300":
+        return [max(end - 300.0, 0.0), end]
+    if key == "zoom":
+        if not zoom:
+            return current
+        return [max((zoom[0] - start_us) / 1e6, 0.0), min((zoom[1] - start_us) / 1e6, end)]
+    return [0.0, end]
+
+
+def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tuple[go.Figure, str]:
+    """The values of ``path`` in ``topic``'s messages inside the window, over time."""
+    code = view.topics.index(topic) if topic in view.topics else -1
+    rows = analysis.selected_rows(view, analysis.Selection(window=sel.window, prefilter=False))
+    rows = rows[view.codes[rows] == code]
+    ts, values, total = inspector.field_series(view, rows, path)
+    fig = go.Figure(
+        go.Scattergl(
+            x=ts / 1000.0,
+            y=values,
+            mode="lines+markers",
+            marker={"size": 5},
+            hovertemplate="%{x|%H:%M:%S.%L} UTC<br>%{y}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        plot_bgcolor="#fbfcfe",
+        title={"text": f"{topic} · {path}", "font": {"size": 12}},
+    )
+    fig.update_xaxes(type="date", title={"text": "time (UTC)", "font": {"size": 11}})
+    note = f"{len(values):,} values from {total:,} messages"
+    if total > len(rows):
+        note += " (thinned evenly)"
+    return fig, note
+
+
+def register(app: dash.Dash, ctx: AppContext) -> None:
+    nu = dash.no_update
+
+    @app.callback(
+        Output("analyse-selection", "data"),
+        Input("analyse-window-slider", "value"),
+        Input("analyse-prefilter", "value"),
+        Input({"type": "analyse-topic-group", "index": ALL}, "value"),
+        Input("analyse-text", "value"),
+        State("analyse-window-slider", "max"),
+        State("analyse-session", "data"),
+    )
+    def selection(
+        window: list[float],
+        prefilter: bool,
+        groups: list[list[str] | None],
+        text: str | None,
+        maximum: float | None,
+        session: dict[str, Any] | None,
+    ) -> Any:
+        view = view_of(ctx, session)
+        checked = {t for group in groups for t in (group or [])}
+        excluded = sorted(t for t in view.topics if t not in checked) if groups else []
+        return {
+            "window": window_from_slider(view, window, maximum),
+            "excluded": excluded,
+            "prefilter": bool(prefilter),
+            "text": (text or "").strip(),
+        }
+
+    @app.callback(
+        Output("analyse-window-slider", "value", allow_duplicate=True),
+        Input({"type": "analyse-quick", "index": ALL}, "n_clicks"),
+        State("analyse-window-slider", "value"),
+        State("analyse-window-slider", "max"),
+        State("analyse-visible", "data"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def quick(
+        clicks: list[int | None],
+        current: list[float],
+        maximum: float,
+        zoom: list[int] | None,
+        session: dict[str, Any] | None,
+    ) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not any(clicks) or not isinstance(trigger, dict):
+            raise PreventUpdate
+        view = view_of(ctx, session)
+        return quick_window(
+            str(trigger["index"]), float(maximum or 0), current, zoom, view.start_us
+        )
+
+    @app.callback(
+        Output("analyse-prefilter", "value", allow_duplicate=True),
+        Output({"type": "analyse-topic-group", "index": ALL}, "value"),
+        Input("analyse-show-all", "n_clicks"),
+        State({"type": "analyse-topic-group", "index": ALL}, "options"),
+        prevent_initial_call=True,
+    )
+    def show_all(clicks: int | None, options: list[list[dict[str, Any]]]) -> Any:
+        if not clicks:
+            raise PreventUpdate
+        return False, [[o["value"] for o in group] for group in options]
+
+    @app.callback(
+        Output({"type": "analyse-topic-group", "index": ALL}, "options"),
+        Output({"type": "analyse-cat-count", "index": ALL}, "children"),
+        Output("analyse-hidden", "children"),
+        Output("analyse-window-label", "children"),
+        Input("analyse-selection", "data"),
+        State({"type": "analyse-topic-group", "index": ALL}, "id"),
+        State("analyse-session", "data"),
+    )
+    def tree_counts(
+        data: dict[str, Any] | None, ids: list[dict[str, str]], session: dict[str, Any] | None
+    ) -> Any:
+        view = view_of(ctx, session)
+        sel = selection_of(data)
+        groups = {g["category"]: g for g in analysis.topic_tree(view, sel)}
+        empty = {"topics": [], "visible": 0, "count": 0}
+        options = [panels.topic_options(groups.get(i["index"], empty)) for i in ids]
+        counts = [
+            f"{groups.get(i['index'], empty)['visible']:,} / {groups.get(i['index'], empty)['count']:,}"
+            for i in ids
+        ]
+        hidden = panels.hidden_list(analysis.hidden_summary(view, sel.window), sel.prefilter)
+        w0, w1 = sel.window or (view.start_us, view.end_us)
+        rows = analysis.selected_rows(view, sel)
+        label = (
+            f"t+{(w0 - view.start_us) / 1e6:.1f} s … t+{(w1 - view.start_us) / 1e6:.1f} s "
+            f"({fmt_duration((w1 - w0) / 1e6)}) · {len(rows):,} messages selected"
+        )
+        return options, counts, hidden, label
+
+    @app.callback(
+        Output("analyse-visible", "data"),
+        Input("analyse-timeline", "relayoutData"),
+        Input("analyse-selection", "data"),
+        State("analyse-visible", "data"),
+    )
+    def visible(
+        relayout: dict[str, Any] | None, data: dict[str, Any] | None, current: list[int] | None
+    ) -> Any:
+        if dash.ctx.triggered_id == "analyse-selection":
+            window = (data or {}).get("window")
+            if current and window and window[0] <= current[0] and current[1] <= window[1]:
+                return nu
+            return None if current else nu
+        parsed = timeline.parse_relayout(relayout)
+        if parsed is None:
+            raise PreventUpdate
+        return None if parsed == "reset" else list(parsed)
+
+    @app.callback(
+        Output("analyse-timeline", "figure"),
+        Output("analyse-timeline-meta", "data"),
+        Input("analyse-selection", "data"),
+        Input("analyse-visible", "data"),
+        Input("analyse-lanes", "value"),
+        Input("analyse-selected", "data"),
+        State("analyse-session", "data"),
+        State("analyse-screen", "data"),
+    )
+    def draw_timeline(
+        data: dict[str, Any] | None,
+        vis: list[int] | None,
+        lanes: str,
+        selected: int | None,
+        session: dict[str, Any] | None,
+        width: int | None,
+    ) -> Any:
+        if data is None:
+            raise PreventUpdate
+        view = view_of(ctx, session)
+        sel = selection_of(data)
+        rows = analysis.selected_rows(view, sel)
+        visible_range = (int(vis[0]), int(vis[1])) if vis else sel.window
+        lane_by: timeline.LaneBy = "category" if lanes == "category" else "topic"
+        tl = timeline.aggregate(
+            view, rows, lane_by=lane_by, visible=visible_range, width_px=int(width or 1200) * 3 // 4
+        )
+        return timeline.figure(tl, view, selected), tl.meta()
+
+    @app.callback(
+        Output("analyse-stats", "rowData"),
+        Input("analyse-selection", "data"),
+        State("analyse-session", "data"),
+    )
+    def stats(data: dict[str, Any] | None, session: dict[str, Any] | None) -> Any:
+        view = view_of(ctx, session)
+        rows = analysis.selected_rows(view, selection_of(data))
+        return panels.stats_rows(analysis.topic_statistics(view, rows), view.start_us)
+
+    @app.callback(
+        Output("analyse-grid", "getRowsResponse"),
+        Input("analyse-grid", "getRowsRequest"),
+        State("analyse-selection", "data"),
+        State("analyse-session", "data"),
+    )
+    def grid_rows(
+        request: dict[str, Any] | None, data: dict[str, Any] | None, session: dict[str, Any] | None
+    ) -> Any:
+        if not request or not session or data is None:
+            return EMPTY_ROWS
+        view = view_of(ctx, session)
+        sel = selection_of(data)
+        try:
+            return message_table.answer(view, analysis.selected_rows(view, sel), sel, request)
+        except message_table.QueryError:
+            return EMPTY_ROWS
+
+    @app.callback(
+        Output("analyse-selected", "data"),
+        Input("analyse-timeline", "clickData"),
+        Input("analyse-grid", "selectedRows"),
+        Input("analyse-chain-grid", "selectedRows"),
+        Input("analyse-chain-graph", "clickData"),
+        Input("analyse-insp-prev", "n_clicks"),
+        State("analyse-timeline-meta", "data"),
+        State("analyse-selection", "data"),
+        State("analyse-session", "data"),
+        State("analyse-prev-row", "data"),
+        prevent_initial_call=True,
+    )
+    def pick(
+        t_click: Any,
+        cell: Any,
+        chain_cell: Any,
+        chain_click: Any,
+        _prev: Any,
+        meta: Any,
+        data: Any,
+        session: Any,
+        prev_row: int | None,
+    ) -> Any:
+        trigger = dash.ctx.triggered_id
+        view = view_of(ctx, session)
+        row: int | None = None
+        if trigger == "analyse-timeline" and t_click and t_click.get("points"):
+            rows = analysis.selected_rows(view, selection_of(data))
+            row = timeline.row_at_click(view, rows, meta or {}, t_click["points"][0])
+        elif trigger in ("analyse-grid", "analyse-chain-grid"):
+            chosen = cell if trigger == "analyse-grid" else chain_cell
+            row = (
+                int(chosen[0]["row"]) if chosen and isinstance(chosen[0].get("row"), int) else None
+            )
+        elif trigger == "analyse-chain-graph" and chain_click and chain_click.get("points"):
+            custom = chain_click["points"][0].get("customdata")
+            row = int(custom[0]) if custom else None
+        elif trigger == "analyse-insp-prev":
+            row = prev_row
+        if row is None or not 0 <= row < len(view):
+            raise PreventUpdate
+        return row
+
+    @app.callback(
+        Output("analyse-insp-header", "children"),
+        Output("analyse-insp-follow", "children"),
+        Output("analyse-insp-tree", "children"),
+        Output("analyse-insp-raw", "children"),
+        Output("analyse-insp-image", "children"),
+        Output("analyse-insp-diff", "children"),
+        Output("analyse-prev-row", "data"),
+        Output("analyse-insp-prev", "disabled"),
+        Input("analyse-selected", "data"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def inspect(row: int | None, session: dict[str, Any] | None) -> Any:
+        view = view_of(ctx, session)
+        if row is None or not 0 <= row < len(view):
+            raise PreventUpdate
+        d = inspector.detail(view, int(row))
+        previous_text = view.payloads([d.previous])[0] if d.previous is not None else None
+        tree, raw, image, diff = panels.inspector_tabs(d, previous_text)
+        return (
+            panels.inspector_header(d),
+            panels.follow_buttons(d),
+            tree,
+            raw,
+            image,
+            diff,
+            d.previous,
+            d.previous is None,
+        )
+
+    @app.callback(
+        Output("analyse-plot-field", "options"),
+        Output("analyse-plot-field", "value"),
+        Input("analyse-plot-topic", "value"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def plot_fields(topic: str | None, session: dict[str, Any] | None) -> Any:
+        view = view_of(ctx, session)
+        if not topic or topic not in view.topics:
+            return [], None
+        rows = analysis.selected_rows(view, analysis.Selection(prefilter=False))
+        rows = rows[view.codes[rows] == view.topics.index(topic)]
+        fields = inspector.numeric_fields(view, rows)
+        preferred = next(
+            (f for f in fields if "percentage" in f.lower()), fields[0] if fields else None
+        )
+        return [{"label": f, "value": f} for f in fields], preferred
+
+    @app.callback(
+        Output("analyse-plot", "figure"),
+        Output("analyse-plot-note", "children"),
+        Input("analyse-plot-field", "value"),
+        Input("analyse-selection", "data"),
+        State("analyse-plot-topic", "value"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def plot(path: str | None, data: Any, topic: str | None, session: dict[str, Any] | None) -> Any:
+        if not path or not topic:
+            raise PreventUpdate
+        return field_figure(view_of(ctx, session), selection_of(data), topic, path)
+
+    @app.callback(
+        Output("analyse-chain-key", "value"),
+        Output("analyse-tabs", "active_tab"),
+        Output("analyse-chain-go", "n_clicks"),
+        Input({"type": "analyse-follow", "index": ALL}, "n_clicks"),
+        State("analyse-chain-go", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def follow_from_inspector(clicks: list[int | None], go_clicks: int | None) -> Any:
+        trigger = dash.ctx.triggered_id
+        if not any(clicks) or not isinstance(trigger, dict):
+            raise PreventUpdate
+        return str(trigger["index"]), "chain", (go_clicks or 0) + 1
+
+    @app.callback(
+        Output("analyse-chain-note", "children"),
+        Output("analyse-chain-graph", "figure"),
+        Output("analyse-chain-grid", "rowData"),
+        Input("analyse-chain-go", "n_clicks"),
+        Input("analyse-chain-key", "n_submit"),
+        State("analyse-chain-key", "value"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def follow(_go: Any, _submit: Any, key: str | None, session: dict[str, Any] | None) -> Any:
+        if not key:
+            raise PreventUpdate
+        view = view_of(ctx, session)
+        try:
+            chain = chains.follow(view, key)
+        except chains.ChainError as exc:
+            return alert(str(exc), "warning"), go.Figure(), []
+        return panels.chain_outputs(chain)
+
+    @app.callback(
+        Output("analyse-save-result", "children"),
+        Input("analyse-save-go", "n_clicks"),
+        State("analyse-save-name", "value"),
+        State("analyse-selection", "data"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def save_as(
+        clicks: int | None, name: str | None, data: Any, session: dict[str, Any] | None
+    ) -> Any:
+        if not clicks:
+            raise PreventUpdate
+        view = view_of(ctx, session)
+        sel = selection_of(data)
+        rows = analysis.selected_rows(view, sel)
+        try:
+            path = export.save_as_session(
+                view, rows, ctx.config.sessions_dir, name or "", sel, tz=ctx.config.tz
+            )
+        except (LibraryError, OSError) as exc:
+            return alert(str(exc))
+        return alert(f"Saved {len(rows):,} messages as {path.name} (see the Library).", "success")

@@ -1,0 +1,336 @@
+"""The timeline of topics over time, aggregated on the server for what the screen can show.
+
+:func:`aggregate` looks only at the visible time range: when it holds at most ``max_points``
+messages they come back one by one (hover shows topic, time, size; a click selects one);
+otherwise they are counted per lane and time bucket, with about one bucket per 4 screen pixels
+and at most ``MAX_CELLS`` cells, so the figure stays small (well under 1 MB) at any zoom level
+and for any session size. The page calls it again on every zoom (``relayoutData``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import plotly.graph_objects as go
+
+from apps.session_manager.analysis import IntArray, SessionView
+from mqtt_replay.analysis import category
+
+MAX_POINTS = 5000
+MAX_CELLS = 50_000
+LaneBy = Literal["topic", "category"]
+CATEGORY_COLORS = (
+    "#0d6efd",
+    "#198754",
+    "#dc3545",
+    "#fd7e14",
+    "#6f42c1",
+    "#20c997",
+    "#6c757d",
+    "#d63384",
+)
+
+
+@dataclass
+class Timeline:
+    """The aggregated view of one visible range (µs, inclusive)."""
+
+    mode: Literal["empty", "points", "buckets"]
+    lane_by: LaneBy
+    lanes: list[str]
+    x0: int
+    x1: int
+    total: int = 0
+    # points: one entry per message
+    point_ts: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    point_lane: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    point_row: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    point_size: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # buckets: counts[lane, bucket]; bucket i covers [edges[i], edges[i+1])
+    edges: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    counts: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+
+    @property
+    def buckets(self) -> int:
+        return int(self.counts.shape[1]) if self.counts.ndim == 2 else 0
+
+    def meta(self) -> dict[str, Any]:
+        """What the page keeps to map a click back to messages."""
+        return {
+            "mode": self.mode,
+            "lane_by": self.lane_by,
+            "x0": self.x0,
+            "x1": self.x1,
+            "buckets": self.buckets,
+            "lanes": self.lanes,
+        }
+
+
+def lane_index(view: SessionView, rows: IntArray, lane_by: LaneBy) -> tuple[list[str], IntArray]:
+    """Lane names (sorted by category, then topic) of the topics in ``rows`` and, per topic
+    code, its lane (or -1)."""
+    present = np.unique(view.codes[rows]) if len(rows) else np.zeros(0, np.int32)
+    lane_of_code = np.full(len(view.topics), -1, dtype=np.int64)
+    if lane_by == "category":
+        names = sorted({category(view.topics[c]) for c in present}, key=str.lower)
+        pos = {n: i for i, n in enumerate(names)}
+        for c in present:
+            lane_of_code[c] = pos[category(view.topics[c])]
+    else:
+        ordered = sorted(present, key=lambda c: (category(view.topics[c]).lower(), view.topics[c]))
+        names = [view.topics[c] for c in ordered]
+        for i, c in enumerate(ordered):
+            lane_of_code[c] = i
+    return names, lane_of_code
+
+
+def aggregate(
+    view: SessionView,
+    rows: IntArray,
+    *,
+    lane_by: LaneBy = "topic",
+    visible: tuple[int, int] | None = None,
+    width_px: int = 1200,
+    max_points: int = MAX_POINTS,
+) -> Timeline:
+    """Aggregates the selected ``rows`` inside ``visible`` (default: their whole span).
+
+    Lanes come from all of ``rows`` so that they stay put while zooming.
+    """
+    lanes, lane_of_code = lane_index(view, rows, lane_by)
+    if len(rows) == 0:
+        return Timeline("empty", lane_by, lanes, 0, 0)
+    ts_all = view.ts[rows]
+    if visible is None:
+        x0, x1 = int(ts_all.min()), int(ts_all.max())
+    else:
+        x0, x1 = int(min(visible)), int(max(visible))
+    inside = (ts_all >= x0) & (ts_all <= x1)
+    vis_rows = rows[inside]
+    ts = ts_all[inside]
+    lane = lane_of_code[view.codes[vis_rows]]
+    if len(vis_rows) == 0:
+        return Timeline("empty", lane_by, lanes, x0, x1)
+    if len(vis_rows) <= max_points:
+        return Timeline(
+            "points",
+            lane_by,
+            lanes,
+            x0,
+            x1,
+            len(vis_rows),
+            point_ts=ts,
+            point_lane=lane,
+            point_row=vis_rows,
+            point_size=view.sizes[vis_rows],
+        )
+    nl = max(len(lanes), 1)
+    nb = int(np.clip(width_px // 4, 20, 400))
+    nb = max(min(nb, MAX_CELLS // nl), 4)
+    span = max(x1 - x0 + 1, nb)
+    bucket = np.minimum((ts - x0) * nb // span, nb - 1)
+    counts = np.bincount(lane * nb + bucket, minlength=nl * nb).reshape(nl, nb)
+    edges = x0 + (np.arange(nb + 1, dtype=np.int64) * span) // nb
+    return Timeline(
+        "buckets",
+        lane_by,
+        lanes,
+        x0,
+        x1,
+        len(vis_rows),
+        edges=edges,
+        counts=counts.astype(np.int64),
+    )
+
+
+def _ms(us: IntArray | int) -> Any:
+    return np.asarray(us, dtype=np.float64) / 1000.0
+
+
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def figure(tl: Timeline, view: SessionView | None = None, selected: int | None = None) -> go.Figure:
+    """A compact Plotly figure of ``tl``: date x axis (UTC), one categorical y lane per topic
+    (or category); lanes without messages in the visible range stay in place."""
+    nl = max(len(tl.lanes), 1)
+    fig = go.Figure()
+    if tl.lanes:  # pins every lane on the axis, also those empty in this range
+        fig.add_trace(
+            go.Scatter(
+                x=[_ms(tl.x0).item()] * len(tl.lanes),
+                y=tl.lanes,
+                mode="markers",
+                marker={"opacity": 0},
+                hoverinfo="skip",
+                name="lanes",
+            )
+        )
+    if tl.mode == "points":
+        cats = [category(n) for n in tl.lanes] if tl.lane_by == "topic" else tl.lanes
+        order = sorted(set(cats))
+        palette = {c: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, c in enumerate(order)}
+        lane_colors = np.array([palette[c] for c in cats])
+        fig.add_trace(
+            go.Scattergl(
+                x=_ms(tl.point_ts),
+                y=[tl.lanes[i] for i in tl.point_lane],
+                mode="markers",
+                marker={"size": 7, "color": lane_colors[tl.point_lane].tolist(), "opacity": 0.85},
+                customdata=np.column_stack([tl.point_row, tl.point_size]),
+                hovertemplate=(
+                    "%{y}<br>%{x|%Y-%m-%d %H:%M:%S.%L} UTC<br>%{customdata[1]} bytes"
+                    "<extra>#%{customdata[0]}</extra>"
+                ),
+                name="messages",
+            )
+        )
+    elif tl.mode == "buckets":
+        centers = (tl.edges[:-1] + tl.edges[1:]) // 2
+        positive = tl.counts > 0
+        z = np.full(tl.counts.shape, np.nan, dtype=np.float32)
+        z[positive] = np.log10(tl.counts[positive])
+        top = max(float(np.nanmax(z)) if positive.any() else 1.0, 1.0)
+        ticks = list(range(int(top) + 1))
+        fig.add_trace(
+            go.Heatmap(
+                x=_ms(centers),
+                y=tl.lanes,
+                z=z,
+                customdata=tl.counts.astype(np.int32),
+                colorscale="YlGnBu",
+                zmin=0,
+                zmax=top,
+                colorbar={
+                    "title": {"text": "msgs"},
+                    "tickvals": ticks,
+                    "ticktext": [f"{10**t:,}" for t in ticks],
+                    "thickness": 12,
+                },
+                hovertemplate="%{y}<br>%{x|%H:%M:%S.%L} UTC<br>%{customdata} messages<extra></extra>",
+                ygap=1,
+                name="counts",
+            )
+        )
+    if view is not None and selected is not None and 0 <= selected < len(view):
+        topic = view.topic_of(selected)
+        key = topic if tl.lane_by == "topic" else category(topic)
+        if key in tl.lanes and tl.x0 <= view.ts[selected] <= tl.x1:
+            fig.add_trace(
+                go.Scatter(
+                    x=[float(view.ts[selected]) / 1000.0],
+                    y=[key],
+                    mode="markers",
+                    marker={
+                        "size": 15,
+                        "color": "rgba(0,0,0,0)",
+                        "line": {"width": 2.5, "color": "#dc3545"},
+                    },
+                    hoverinfo="skip",
+                    name="selected",
+                )
+            )
+    fig.update_layout(
+        height=int(np.clip(110 + 18 * nl, 240, 900)),
+        margin={"l": 10, "r": 10, "t": 30, "b": 40},
+        showlegend=False,
+        uirevision="timeline",
+        dragmode="zoom",
+        plot_bgcolor="#fbfcfe",
+        title={"text": _title(tl), "font": {"size": 12}, "x": 0.01, "y": 0.99},
+    )
+    fig.update_xaxes(
+        type="date",
+        range=[_ms(tl.x0).item(), _ms(tl.x1).item()] if tl.mode != "empty" else None,
+        title={"text": "time (UTC)", "font": {"size": 11}},
+        gridcolor="#e9ecef",
+    )
+    fig.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=tl.lanes,
+        tickvals=tl.lanes,
+        ticktext=[_short(n) for n in tl.lanes],
+        range=[len(tl.lanes) - 0.5, -0.5],
+        fixedrange=True,
+        automargin=True,
+        tickfont={"size": 10},
+    )
+    return fig
+
+
+def _title(tl: Timeline) -> str:
+    if tl.mode == "empty":
+        return "no messages in this range"
+    what = "individual messages" if tl.mode == "points" else f"counts in {tl.buckets} time buckets"
+    return f"{tl.total:,} messages in {_iso(tl.x0)} … {_iso(tl.x1)} UTC — {what}"
+
+
+def _short(name: str, limit: int = 44) -> str:
+    return name if len(name) <= limit else "…" + name[-(limit - 1) :]
+
+
+# -- browser events ---------------------------------------------------------------------------
+
+
+def parse_plotly_time(value: Any) -> int:
+    """A Plotly date (``"2026-04-09 06:22:35.863"``, ISO text or ms number) → µs UTC."""
+    if isinstance(value, int | float):
+        return int(float(value) * 1000)
+    text = str(value).strip().replace("T", " ").rstrip("Z")
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{(frac + '000000')[:6]}"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1_000_000)
+
+
+def parse_relayout(relayout: Mapping[str, Any] | None) -> tuple[int, int] | Literal["reset"] | None:
+    """The new visible range (µs) of a ``relayoutData`` event, ``"reset"`` for an autorange,
+    or None when the event does not touch the x axis."""
+    if not relayout:
+        return None
+    if relayout.get("xaxis.autorange"):
+        return "reset"
+    if "xaxis.range[0]" in relayout and "xaxis.range[1]" in relayout:
+        lo, hi = relayout["xaxis.range[0]"], relayout["xaxis.range[1]"]
+    elif isinstance(relayout.get("xaxis.range"), list) and len(relayout["xaxis.range"]) == 2:
+        lo, hi = relayout["xaxis.range"]
+    else:
+        return None
+    a, b = parse_plotly_time(lo), parse_plotly_time(hi)
+    return (min(a, b), max(a, b))
+
+
+def row_at_click(
+    view: SessionView, rows: IntArray, meta: Mapping[str, Any], point: Mapping[str, Any]
+) -> int | None:
+    """The message a click on the timeline means: the point's row, or for a count cell the
+    first message of that lane in that bucket."""
+    custom = point.get("customdata")
+    if meta.get("mode") == "points" and isinstance(custom, list) and custom:
+        return int(custom[0])
+    if meta.get("mode") != "buckets":
+        return None
+    lanes: list[str] = list(meta.get("lanes", []))
+    try:
+        lane = lanes.index(str(point["y"]))
+        center = parse_plotly_time(point["x"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    x0, x1, nb = int(meta["x0"]), int(meta["x1"]), max(int(meta["buckets"]), 1)
+    span = max(x1 - x0 + 1, nb)
+    b = int(np.clip((center - x0) * nb // span, 0, nb - 1))
+    lo, hi = x0 + b * span // nb, x0 + (b + 1) * span // nb
+    _, lane_of_code = lane_index(view, rows, meta.get("lane_by", "topic"))
+    ts = view.ts[rows]
+    hit = rows[(ts >= lo) & (ts < hi) & (lane_of_code[view.codes[rows]] == lane)]
+    return int(hit[0]) if len(hit) else None

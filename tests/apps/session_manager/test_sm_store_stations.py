@@ -1,0 +1,355 @@
+"""Session cache and loading jobs, the Replay Station and the Recorder station."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import paho.mqtt.client as mqtt
+import pytest
+from apps.session_manager.record_station import RecorderStation, RecordRefused, request_from_form
+from apps.session_manager.store import LoadJob, SessionStore, Summary, library_rows
+from sm_helpers import BASELINE, WRB, SmBroker
+
+from apps.session_manager import replay_station as rs
+
+
+def test_store_opens_caches_and_evicts(sessions_dir: Path) -> None:
+    store = SessionStore(sessions_dir, max_entries=2)
+    assert store.peek(WRB) is None
+    job = store.request(WRB)
+    assert job.state == "ready" and job.fraction == 1.0
+    view = store.get(WRB)
+    assert store.get(WRB) is view and view.session.mode == "full"
+    store.get(BASELINE)
+    store.get("ccu.log.zip")
+    assert store.peek(WRB) is None  # least recently used went first
+    bad = store.request("../etc/passwd.log")
+    assert bad.state == "error" and bad.error
+
+
+def test_big_files_open_in_index_mode_in_the_background(sessions_dir: Path) -> None:
+    store = SessionStore(sessions_dir, index_threshold=1000, inline_bytes=1000)
+    job = store.request(BASELINE)
+    assert job.state in ("loading", "ready")
+    deadline = time.monotonic() + 30
+    while store.job(BASELINE).state == "loading" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.job(BASELINE).state == "ready"
+    view = store.get(BASELINE)
+    assert view.session.mode == "index" and len(view) == 1374
+    assert store.mode_for(sessions_dir / "ccu.log.zip") == "full"  # only .log files index
+
+
+def test_changed_file_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "s.log"
+    path.write_text('{"topic":"a","payload":"1","timestamp":"2026-01-01T00:00:00.000Z"}\n')
+    store = SessionStore(tmp_path)
+    assert len(store.get("s.log")) == 1
+    with path.open("a") as fh:
+        fh.write('{"topic":"a","payload":"2","timestamp":"2026-01-01T00:00:01.000Z"}\n')
+    assert len(store.get("s.log")) == 2
+    store.forget("s.log")
+    assert store.peek("s.log") is None
+
+
+def test_library_rows_and_summaries(sessions_dir: Path) -> None:
+    (sessions_dir / "broken.db").write_bytes(b"not sqlite")
+    store = SessionStore(sessions_dir)
+    rows, pending = library_rows(store, "Europe/Berlin")
+    assert pending == []
+    by_name = {r["name"]: r for r in rows}
+    wrb = by_name[WRB]
+    assert wrb["messages"] == 1950 and wrb["duration"] == pytest.approx(843.2, abs=0.1)
+    assert wrb["preset"] == "no_cam" and wrb["ccu_version"] == "1.3.0-osf.4"
+    assert by_name["auftrag-rot_1.log"]["recorded"] == "2025-03-12 15:00:00"  # from the data, local
+    assert by_name["broken.db"]["status"].startswith("error")
+    summary = store.summary(WRB)
+    assert isinstance(summary, Summary) and summary.container == "ndjson"
+
+
+def test_summary_of_a_big_file_is_a_job(sessions_dir: Path) -> None:
+    store = SessionStore(sessions_dir, inline_bytes=10)
+    got = store.summary(BASELINE)
+    assert isinstance(got, LoadJob | Summary)
+    deadline = time.monotonic() + 30
+    while isinstance(store.summary(BASELINE), LoadJob) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    final = store.summary(BASELINE)
+    assert isinstance(final, Summary) and final.messages == 1374
+
+
+# -- Replay Station ----------------------------------------------------------------------------
+
+
+def test_options_from_form() -> None:
+    opts = rs.options_from_form(
+        {
+            "speed": "max",
+            "loop": True,
+            "start": "10",
+            "end": 100,
+            "topics": "ccu/#, fts/#",
+            "exclude": "/j1/txt/+/i/cam\n",
+            "prime": "retained",
+            "compress_gaps": "2",
+            "rewrite_time": True,
+            "qos": "1",
+            "retain": "false",
+            "remap": "ccu/ => x/ccu/",
+            "prefix": " test/ ",
+        }
+    )
+    assert opts.speed == "max" and opts.start == 10 and opts.end == 100 and opts.loop
+    assert opts.topics == ("ccu/#", "fts/#") and opts.exclude == ("/j1/txt/+/i/cam",)
+    assert opts.remap == (("ccu/", "x/ccu/"),) and opts.prefix == "test/"
+    assert opts.qos == 1 and opts.retain is False and opts.compress_gaps == 2.0
+    kwargs = opts.replayer_kwargs()
+    assert kwargs["topics"] == ["ccu/#", "fts/#"] and kwargs["remap_rules"] == [("ccu/", "x/ccu/")]
+    assert rs.options_from_form({}).replayer_kwargs()["topics"] is None
+    for bad in (
+        {"speed": "1000"},
+        {"start": "5", "end": "1"},
+        {"topics": "a/#/b"},
+        {"prime": "x"},
+        {"remap": "no arrow"},
+        {"compress_gaps": "-1"},
+        {"start": "abc"},
+    ):
+        with pytest.raises(rs.ReplayRefused):
+            rs.options_from_form(bad)
+
+
+def test_remote_brokers_need_permission_and_confirmation(sessions_dir: Path) -> None:
+    strict = rs.ReplayStation(SessionStore(sessions_dir))
+    strict.check_broker("mqtt://127.0.0.1:1883", False)
+    strict.check_broker("mqtt://localhost:1883", False)
+    strict.check_broker("mqtt://[::1]:1883", False)
+    with pytest.raises(rs.ReplayRefused, match="--allow-remote"):
+        strict.check_broker("mqtt://192.168.0.100:1883", True)
+    with pytest.raises(rs.ReplayRefused):
+        strict.check_broker("http://127.0.0.1", False)
+    open_ = rs.ReplayStation(SessionStore(sessions_dir), allow_remote=True)
+    with pytest.raises(rs.ReplayRefused, match="confirm"):
+        open_.check_broker("mqtt://plant.example:1883", False)
+    open_.check_broker("mqtt://plant.example:1883", True)
+
+
+class FakeReplayer:
+    instances: ClassVar[list[FakeReplayer]] = []
+
+    def __init__(self, session: Any, url: str, **kwargs: Any) -> None:
+        self.session, self.url, self.kwargs = session, url, kwargs
+        self.calls: list[tuple[str, Any]] = []
+        self.state = "playing"
+        FakeReplayer.instances.append(self)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "index": 5,
+            "total": 10,
+            "sent": 5,
+            "position_s": 1.0,
+            "error": None,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        return {"state": self.state, "sent": 5, "total": 10}
+
+    def pause(self) -> None:
+        self.calls.append(("pause", None))
+
+    def resume(self) -> None:
+        self.calls.append(("resume", None))
+
+    def step(self) -> None:
+        self.calls.append(("step", None))
+
+    def stop(self) -> None:
+        self.state = "stopped"
+
+    def set_speed(self, v: Any) -> None:
+        self.calls.append(("speed", v))
+
+    def set_loop(self, v: bool) -> None:
+        self.calls.append(("loop", v))
+
+    def seek(self, seconds: float | None = None, *, index: int | None = None) -> None:
+        self.calls.append(("seek", seconds if index is None else index))
+
+    def close(self) -> None:
+        self.calls.append(("close", None))
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_station_drives_the_replayer(sessions_dir: Path) -> None:
+    station = rs.ReplayStation(SessionStore(sessions_dir), replayer_factory=FakeReplayer)
+    with pytest.raises(rs.ReplayRefused):
+        station.control("pause")
+    station.start(WRB, "mqtt://127.0.0.1:1", rs.ReplayOptions(speed=2.0, start=5.0))
+    assert wait_for(lambda: station.snapshot()["status"] is not None)
+    fake = FakeReplayer.instances[-1]
+    assert (
+        fake.kwargs["speed"] == 2.0
+        and fake.kwargs["start"] == 5.0
+        and fake.kwargs["allow_remote"] is False
+    )
+    for action, value in (
+        ("pause", None),
+        ("resume", None),
+        ("step", None),
+        ("speed", "max"),
+        ("loop", True),
+        ("seek", 12.5),
+        ("seek_index", 3),
+    ):
+        station.control(action, value)
+    assert fake.calls == [
+        ("pause", None),
+        ("resume", None),
+        ("step", None),
+        ("speed", "max"),
+        ("loop", True),
+        ("seek", 12.5),
+        ("seek", 3),
+    ]
+    snap = station.snapshot()
+    assert snap["active"] and snap["session"] == WRB and snap["report"] is None
+    station.control("stop")
+    snap = station.snapshot()
+    assert snap["status"]["state"] == "stopped" and snap["report"] == {
+        "state": "stopped",
+        "sent": 5,
+        "total": 10,
+    }
+    station.start(BASELINE, "mqtt://127.0.0.1:1", rs.ReplayOptions())
+    assert ("close", None) in fake.calls  # the previous replay is released
+    station.shutdown()
+
+
+def test_station_reports_start_errors(sessions_dir: Path) -> None:
+    def failing(*_a: Any, **_k: Any) -> Any:
+        from mqtt_replay import BrokerError
+
+        raise BrokerError("connection refused")
+
+    station = rs.ReplayStation(SessionStore(sessions_dir), replayer_factory=failing)
+    station.start(WRB, "mqtt://127.0.0.1:1", rs.ReplayOptions())
+    assert wait_for(lambda: station.snapshot()["error"] is not None)
+    assert "refused" in station.snapshot()["error"]
+    with pytest.raises(rs.ReplayRefused, match="does not exist"):
+        station.start("missing.log", "mqtt://127.0.0.1:1", rs.ReplayOptions())
+
+
+@pytest.mark.broker
+def test_replay_to_a_real_broker_sends_everything(sessions_dir: Path, sm_broker: SmBroker) -> None:
+    received: list[str] = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sm-test-sub")
+    client.on_message = lambda _c, _u, msg: received.append(msg.topic)
+    client.connect(sm_broker.host, sm_broker.port)
+    client.subscribe("#", qos=1)
+    client.loop_start()
+    try:
+        station = rs.ReplayStation(SessionStore(sessions_dir))
+        station.start(
+            WRB, sm_broker.url, rs.options_from_form({"speed": "max", "exclude": "mqtt-replay/#"})
+        )
+        assert wait_for(
+            lambda: (station.snapshot().get("status") or {}).get("state") == "finished", 30
+        )
+        snap = station.snapshot()
+        assert snap["status"]["sent"] == snap["status"]["total"] == 1950
+        assert snap["report"]["failed"] == 0
+        assert wait_for(
+            lambda: len([t for t in received if not t.startswith("mqtt-replay/")]) >= 1950, 10
+        )
+        station.shutdown()
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+# -- Recorder station -------------------------------------------------------------------------
+
+
+def test_record_request_validation() -> None:
+    presets = {"none": [], "no_cam": ["/j1/txt/1/i/cam"]}
+    req = request_from_form(
+        {
+            "broker": "mqtt://127.0.0.1:1883",
+            "name": "run-1",
+            "preset": "no_cam",
+            "topics": "",
+            "qos": "0",
+            "outcome": "ok",
+        },
+        presets,
+    )
+    assert req.topics == ("#",) and req.preset == "no_cam" and req.qos == 0
+    for bad in (
+        {"name": "../x"},
+        {"name": "ok", "broker": "http://x"},
+        {"name": "ok", "preset": "zzz"},
+        {"name": "ok", "outcome": "great"},
+        {"name": "ok", "qos": "2"},
+    ):
+        with pytest.raises(RecordRefused):
+            request_from_form({"broker": "mqtt://127.0.0.1:1883", **bad}, presets)
+
+
+def test_recorder_station_without_the_recorder(tmp_path: Path) -> None:
+    station = RecorderStation(tmp_path)
+    station._reason = "not installed"  # simulate a missing mqtt_replay.recorder
+    with pytest.raises(RecordRefused, match="not installed"):
+        station.start(request_from_form({"broker": "mqtt://127.0.0.1:1", "name": "x"}, {}))
+    assert station.snapshot()["recording"] is False
+
+
+@pytest.mark.broker
+def test_record_a_few_messages(tmp_path: Path, sm_broker: SmBroker) -> None:
+    station = RecorderStation(tmp_path)
+    factory, presets, reason = station.api()
+    if factory is None:
+        pytest.skip(reason or "no recorder")
+    station.start(
+        request_from_form(
+            {"broker": sm_broker.url, "name": "sm-rec", "topics": "sm-test/#"}, presets
+        )
+    )
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sm-test-pub")
+    pub.connect(sm_broker.host, sm_broker.port)
+    pub.loop_start()
+    try:
+        # The recorder subscribes asynchronously: probe until it hears us, then send for real.
+        for _ in range(100):
+            pub.publish("sm-test/probe", "{}", qos=1).wait_for_publish(5)
+            if wait_for(lambda: (station.snapshot()["status"] or {}).get("messages", 0) > 0, 0.2):
+                break
+        before = int(station.snapshot()["status"]["messages"])
+        for i in range(5):
+            pub.publish(f"sm-test/{i}", f'{{"n": {i}}}', qos=1).wait_for_publish(5)
+        assert wait_for(lambda: station.snapshot()["status"]["messages"] >= before + 5, 10)
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+    snap = station.snapshot()
+    assert snap["recording"] and "rate" in snap["status"] and "elapsed_s" in snap["status"]
+    path = station.stop()
+    assert path.parent == tmp_path and path.name.startswith("sm-rec_")
+    from mqtt_replay import open_session
+
+    topics = open_session(path).table.column("topic").cast("string").to_pylist()
+    assert [t for t in topics if t != "sm-test/probe"] == [f"sm-test/{i}" for i in range(5)]
+    assert station.snapshot()["last_file"] == path.name
+    shutil.rmtree(tmp_path, ignore_errors=True)
