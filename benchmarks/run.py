@@ -1,4 +1,7 @@
-"""Runs every benchmark in turn (``make bench``). Each prints its own table."""
+"""Runs every benchmark in turn with its default (full) workload (``make bench``).
+
+Each script prints its own table; run one alone for options (``--help``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+SCRIPTS = (
+    "bench_reader.py",
+    "bench_replay.py",
+    "bench_recorder.py",
+    "bench_dashboard.py",
+    "bench_session_manager.py",
+)
 
-for script in ("bench_reader.py", "bench_replay.py", "bench_recorder.py"):
+for script in SCRIPTS:
+    if not (HERE / script).exists():
+        continue
     print(f"\n=== {script} ===", flush=True)
-    subprocess.run([sys.executable, str(HERE / script), *sys.argv[1:]], check=True)
+    subprocess.run([sys.executable, str(HERE / script)], check=True)

@@ -71,6 +71,7 @@ def test_known_sequence_reads_back_exactly(broker: Broker, tmp_path: Path) -> No
         assert gr == retain
         if topic.endswith("/binary"):
             assert base64.b64decode(gp) == payload  # stored losslessly as base64 …
+            assert s.payload_bytes(sent.index((topic, payload, retain))) == payload
         else:
             assert gp.encode() == payload
     raw = [json.loads(line) for line in path.read_text().splitlines()[1:]]
@@ -197,3 +198,25 @@ def test_round_trip_replay_while_recording(broker: Broker, tmp_path: Path) -> No
     ).to_pylist()
     assert got.column("payload").to_pylist() == src.column("payload").to_pylist()
     assert got.column("retain").to_pylist() == src.column("retain").to_pylist()
+
+
+def test_binary_payloads_replay_as_the_original_bytes(broker: Broker, tmp_path: Path) -> None:
+    from tests.mqtt_client import Subscriber
+
+    p = f"bin/{uuid.uuid4().hex[:8]}"
+    body = bytes(range(256)) * 3
+    rec = Recorder(broker.url, tmp_path, name="bin", topics=[f"{p}/#"], flush_interval=0.2)
+    c = publisher(broker)
+    c.publish(f"{p}/raw", body, qos=1).wait_for_publish(10)
+    assert wait_until(lambda: rec.status()["messages"] == 1)
+    path = rec.stop()
+    c.loop_stop()
+    session = open_session(path)
+    assert session.table.column("binary").to_pylist() == [True]
+    assert session.payload_bytes(0) == body
+    out = f"out{uuid.uuid4().hex[:6]}/"
+    with Subscriber(broker.host, broker.port, topic=out + "#") as sub:
+        with Replayer(session, broker.url, speed="max", prefix=out) as r:
+            r.wait(30)
+        got = sub.wait_for(1)
+    assert got[0].payload == body

@@ -115,6 +115,7 @@ SCHEMA = pa.schema(
         pa.field("qos", pa.uint8(), nullable=False),
         pa.field("retain", pa.bool_(), nullable=False),
         pa.field("line", pa.uint64(), nullable=False),
+        pa.field("binary", pa.bool_(), nullable=False),
     ]
 )
 

@@ -66,7 +66,7 @@ def parse_offset(value: TimeArg, session_start: datetime | None) -> int | None:
 
 
 def _replay_table(session: Session) -> pa.Table:
-    table = session.table.select(["timestamp", "topic", "payload", "qos", "retain"])
+    table = session.table.select(["timestamp", "topic", "payload", "qos", "retain", "binary"])
     return table.unify_dictionaries()
 
 

@@ -14,6 +14,7 @@ the Rust core and hands the result to pyarrow without copying. Two modes:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ from mqtt_replay import _core
 from mqtt_replay.errors import InvalidOptionError, SessionParseError
 
 DEFAULT_TZ = "Europe/Berlin"
-INDEX_CACHE_VERSION = "1"
+INDEX_CACHE_VERSION = "2"
 ProgressCallback = Callable[[int, int], None]
 Mode = Literal["full", "index"]
 
@@ -141,6 +142,14 @@ class Session:
 
     def payload(self, row: int) -> str:
         return self.payloads([row])[0]
+
+    def payload_bytes(self, row: int) -> bytes:
+        """The MQTT body as bytes: the text as UTF-8, or the original bytes of a binary
+        payload (recorded as base64 with ``"payloadEncoding":"base64"``, ``binary`` column)."""
+        text = self.payload(row)
+        if self._data.column("binary")[row].as_py():
+            return base64.b64decode(text)
+        return text.encode()
 
     # -- time ---------------------------------------------------------------------------
     def _ts_bounds(self) -> tuple[datetime | None, datetime | None]:

@@ -49,6 +49,8 @@ pub struct Columns {
     pub payload: Payloads,
     pub qos: Vec<u8>,
     pub retain: Vec<bool>,
+    /// The payload text is base64 of a binary body (`"payloadEncoding":"base64"`).
+    pub binary: Vec<bool>,
     pub line: Vec<u64>,
 }
 
@@ -247,6 +249,9 @@ impl ChunkParser<'_> {
             Some(_) => return Err(LineError::Skip("bad retain: not a boolean".into())),
         };
 
+        let binary = fields.encoding.is_some_and(|v| {
+            matches!(v.kind, Kind::Str { escaped: false }) && &line[v.start..v.end] == b"base64"
+        });
         let c = &mut self.out.cols;
         c.timestamp.push(ts.unwrap_or(0));
         c.timestamp_valid.push(ts.is_some());
@@ -254,6 +259,7 @@ impl ChunkParser<'_> {
         c.topic.push(topic_id);
         c.qos.push(qos);
         c.retain.push(retain);
+        c.binary.push(binary);
         c.line.push(lineno);
         match self.mode {
             Mode::Full => {

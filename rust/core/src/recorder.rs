@@ -131,6 +131,42 @@ fn b64(data: &[u8]) -> String {
     s
 }
 
+/// Decodes standard base64 (with or without padding); `None` if it is not base64.
+pub fn b64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let body: &[u8] = text
+        .strip_suffix(b"==")
+        .or_else(|| text.strip_suffix(b"="))
+        .unwrap_or(text);
+    if body.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    for chunk in body.chunks(4) {
+        let mut n = 0u32;
+        for (k, &c) in chunk.iter().enumerate() {
+            n |= val(c)? << (18 - 6 * k);
+        }
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    Some(out)
+}
+
 impl Writer {
     fn header_json(&self, part: &Part, ended_ns: Option<i64>) -> Vec<u8> {
         let mut h = Map::new();
@@ -499,5 +535,17 @@ mod tests {
         assert!(!topic_matches("a/b", "a"));
         assert_eq!(b64(b"hello"), "aGVsbG8=");
         assert_eq!(b64(&[0xff, 0x00]), "/wA=");
+        for data in [
+            &b""[..],
+            b"a",
+            b"ab",
+            b"abc",
+            b"hello",
+            &[0, 255, 254, 10, 13],
+        ] {
+            assert_eq!(b64_decode(b64(data).as_bytes()).as_deref(), Some(data));
+        }
+        assert!(b64_decode(b"a").is_none());
+        assert!(b64_decode(b"!!!!").is_none());
     }
 }

@@ -41,6 +41,8 @@ pub struct Fields {
     pub retain: Option<Value>,
     pub kind: Option<Value>,
     pub has_session_name: bool,
+    /// `payloadEncoding` (the recorder writes `"base64"` for payloads that are not UTF-8).
+    pub encoding: Option<Value>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -305,6 +307,7 @@ pub fn scan_line(line: &[u8]) -> Result<Fields, ScanError> {
                 b"retain" => f.retain = Some(v),
                 b"_kind" => f.kind = Some(v),
                 b"session_name" => f.has_session_name = true,
+                b"payloadEncoding" => f.encoding = Some(v),
                 _ => {}
             }
             s.ws();

@@ -312,6 +312,7 @@ fn read_sqlite(path: &Path, tz: &str) -> std::result::Result<Parsed, String> {
         cols.payload.offsets.push(cols.payload.data.len() as i32);
         cols.qos.push(u8::try_from(qos.clamp(0, 2)).unwrap_or(0));
         cols.retain.push(retain != 0);
+        cols.binary.push(false);
         cols.line.push(line);
     }
     if !cols.is_empty() {

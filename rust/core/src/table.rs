@@ -38,6 +38,8 @@ pub fn schema(mode: Mode) -> SchemaRef {
         fields.push(Field::new("offset", DataType::UInt64, false));
         fields.push(Field::new("length", DataType::UInt32, false));
     }
+    // True where `payload` holds base64 of a binary body (see the recorder).
+    fields.push(Field::new("binary", DataType::Boolean, false));
     Arc::new(Schema::new(fields))
 }
 
@@ -78,5 +80,6 @@ pub fn to_batch(
         arrays.push(Arc::new(UInt64Array::from(payload.span_offset)));
         arrays.push(Arc::new(UInt32Array::from(payload.span_length)));
     }
+    arrays.push(Arc::new(BooleanArray::from(cols.binary)));
     RecordBatch::try_new(Arc::clone(schema), arrays)
 }

@@ -29,6 +29,8 @@ pub struct Messages {
     pub ts_us: Vec<Option<i64>>,
     pub qos: Vec<u8>,
     pub retain: Vec<bool>,
+    /// Payload text is base64 of a binary body: publish the decoded bytes.
+    pub binary: Vec<bool>,
     payloads: Vec<StringArray>,
     locs: Vec<(u32, u32)>,
 }
@@ -43,6 +45,7 @@ impl Messages {
             ts_us: Vec::new(),
             qos: Vec::new(),
             retain: Vec::new(),
+            binary: Vec::new(),
             payloads: Vec::new(),
             locs: Vec::new(),
         };
@@ -91,7 +94,11 @@ impl Messages {
             let retain = col("retain")?
                 .as_boolean_opt()
                 .ok_or_else(|| bad("retain must be bool".into()))?;
+            let binary = batch
+                .column_by_name("binary")
+                .and_then(|c| c.as_boolean_opt().cloned());
             for r in 0..batch.num_rows() {
+                m.binary.push(binary.as_ref().is_some_and(|b| b.value(r)));
                 m.ts_us.push(ts.is_valid(r).then(|| ts.value(r)));
                 let key = topic.keys().value(r);
                 m.topic.push(
@@ -483,7 +490,14 @@ impl Engine {
         }
         let qos = self.cfg.qos.unwrap_or(self.msgs.qos[i]).min(1);
         let retain = self.cfg.retain.unwrap_or(self.msgs.retain[i]);
-        let rewritten = if self.cfg.rewrite_time {
+        let decoded = if self.msgs.binary[i] {
+            crate::recorder::b64_decode(self.msgs.payload(i))
+        } else {
+            None
+        };
+        let rewritten = if decoded.is_some() {
+            decoded
+        } else if self.cfg.rewrite_time {
             rewrite::rewrite_times(self.msgs.payload(i), &rewrite::iso_ms(now_ns()))
         } else {
             None
