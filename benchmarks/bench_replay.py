@@ -106,10 +106,14 @@ c.connect("127.0.0.1", port); c.loop_start()
 c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 body = b"x" * size
 t0 = time.perf_counter()
-for i in range(n):
-    info = c.publish(f"bench/{i % 10}", body, qos)
-info.wait_for_publish(600)
-print(json.dumps({"t0": t0, "t1": time.perf_counter()}))
+error = None
+try:
+    for i in range(n):
+        info = c.publish(f"bench/{i % 10}", body, qos)
+    info.wait_for_publish(120)
+except Exception as exc:  # paho gives up (e.g. packet ids wrapped): report, do not hide
+    error = repr(exc)
+print(json.dumps({"t0": t0, "t1": time.perf_counter(), "error": error}))
 c.loop_stop(); c.disconnect()
 """
 

@@ -202,7 +202,9 @@ def test_refuses_remote_broker_and_bad_options(tmp_path: Path) -> None:
     with pytest.raises(mqtt_replay.BrokerError):
         Replayer(session, "mqtt://127.0.0.1:1")  # nothing listens on port 1
     with pytest.raises(mqtt_replay.InvalidOptionError):
-        Replayer(session, "mqtts://127.0.0.1:8883")
+        Replayer(session, "http://127.0.0.1:8883")
+    with pytest.raises(mqtt_replay.InvalidOptionError, match="CA file"):
+        Replayer(session, f"mqtts://127.0.0.1:1?ca={tmp_path}/missing.pem")
 
 
 def test_status_topic_announces_the_replay(broker: Broker, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ pub mod scan;
 pub mod session;
 pub mod table;
 pub mod time;
+pub mod transport;
 
 pub use error::{Error, Result};
 pub use ndjson::{Mode, Skipped};

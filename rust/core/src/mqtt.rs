@@ -9,13 +9,14 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufWriter, Read, Write};
-use std::net::{IpAddr, Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::transport::{Conn, TlsOptions};
 
 /// Where to connect and as whom. Built from a URL by [`BrokerConfig::parse`].
 #[derive(Clone)]
@@ -28,37 +29,58 @@ pub struct BrokerConfig {
     pub keep_alive_s: u16,
     /// 4 = MQTT 3.1.1 (publishing), 5 = MQTT 5 (recording, for "retain as published").
     pub protocol: u8,
+    /// `mqtts://`: TLS with these options.
+    pub tls: Option<TlsOptions>,
 }
 
 impl std::fmt::Debug for BrokerConfig {
     // Never print the password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls.is_some() { "mqtts" } else { "mqtt" };
         write!(
             f,
-            "mqtt://{}:{} (client id {})",
+            "{scheme}://{}:{} (client id {})",
             self.host, self.port, self.client_id
         )
     }
 }
 
 impl BrokerConfig {
-    /// Parses `mqtt://[user[:password]@]host[:port]` (port 1883 by default).
+    /// Parses `mqtt://[user[:password]@]host[:port]` (port 1883 by default) or
+    /// `mqtts://…` (TLS, port 8883 by default; `?ca=/path/ca.pem` adds a trusted CA).
     pub fn parse(url: &str, client_id: &str) -> Result<Self> {
         let invalid = |why: &str| Error::Invalid(format!("broker URL {:?}: {why}", redact(url)));
-        let rest = if let Some(r) = url
+        let (rest, secure) = if let Some(r) = url
             .strip_prefix("mqtt://")
             .or_else(|| url.strip_prefix("tcp://"))
         {
-            r
-        } else if url.starts_with("mqtts://") || url.starts_with("ssl://") {
-            return Err(invalid(
-                "TLS is not supported by this build; use a local TLS proxy",
-            ));
+            (r, false)
+        } else if let Some(r) = url
+            .strip_prefix("mqtts://")
+            .or_else(|| url.strip_prefix("ssl://"))
+        {
+            (r, true)
         } else if url.contains("://") {
-            return Err(invalid("scheme must be mqtt://"));
+            return Err(invalid("scheme must be mqtt:// or mqtts://"));
         } else {
-            url
+            (url, false)
         };
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut tls = secure.then(TlsOptions::default);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("ca", path)) if secure => {
+                    let path = std::path::PathBuf::from(pct_decode(path));
+                    if !path.is_file() {
+                        return Err(invalid(&format!("CA file {} not found", path.display())));
+                    }
+                    if let Some(t) = tls.as_mut() {
+                        t.ca_file = Some(path);
+                    }
+                }
+                _ => return Err(invalid(&format!("unknown URL option {pair:?}"))),
+            }
+        }
         let rest = rest.trim_end_matches('/');
         let (auth, hostport) = match rest.rsplit_once('@') {
             Some((a, h)) => (Some(a), h),
@@ -84,6 +106,7 @@ impl BrokerConfig {
             return Err(invalid("no host"));
         }
         let port = match port {
+            None | Some("") if secure => 8883,
             None | Some("") => 1883,
             Some(p) => p.parse().map_err(|_| invalid("bad port"))?,
         };
@@ -95,6 +118,7 @@ impl BrokerConfig {
             client_id: client_id.to_string(),
             keep_alive_s: 30,
             protocol: 4,
+            tls,
         })
     }
 
@@ -306,20 +330,102 @@ pub fn read_packet_v(r: &mut impl Read, v5: bool) -> std::io::Result<Option<Inco
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)?;
-    let kind = first[0] >> 4;
+    parse_body(first[0], &body, v5).map(Some)
+}
+
+/// Decodes one complete packet from the front of `buf`: the packet and the bytes it used,
+/// or `None` when `buf` does not hold a whole packet yet.
+fn decode(buf: &[u8], v5: bool) -> std::io::Result<Option<(Incoming, usize)>> {
+    let Some(&first) = buf.first() else {
+        return Ok(None);
+    };
+    let mut len = 0usize;
+    let mut mult = 1usize;
+    let mut at = 1;
+    loop {
+        let Some(&b) = buf.get(at) else {
+            return Ok(None);
+        };
+        at += 1;
+        len += usize::from(b & 0x7f) * mult;
+        if b & 0x80 == 0 {
+            break;
+        }
+        mult *= 128;
+        if at > 4 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "bad length",
+            ));
+        }
+    }
+    let Some(body) = buf.get(at..at + len) else {
+        return Ok(None);
+    };
+    Ok(Some((parse_body(first, body, v5)?, at + len)))
+}
+
+/// Keeps partial packets across read timeouts (a subscriber wakes up to check for stop).
+#[derive(Default)]
+struct Framer {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Framer {
+    /// The next packet; `Ok(None)` at EOF; a timeout error when no whole packet arrived.
+    fn next(&mut self, r: &mut dyn Read, v5: bool) -> std::io::Result<Option<Incoming>> {
+        loop {
+            if let Some((pkt, used)) = decode(&self.buf[self.start..], v5)? {
+                self.start += used;
+                if self.start == self.buf.len() {
+                    self.buf.clear();
+                    self.start = 0;
+                }
+                return Ok(Some(pkt));
+            }
+            if self.start > 0 {
+                self.buf.drain(..self.start);
+                self.start = 0;
+            }
+            let old = self.buf.len();
+            self.buf.resize(old + 64 * 1024, 0);
+            match r.read(&mut self.buf[old..]) {
+                Ok(0) => {
+                    self.buf.truncate(old);
+                    return Ok(None);
+                }
+                Ok(n) => self.buf.truncate(old + n),
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+fn parse_body(first: u8, body: &[u8], v5: bool) -> std::io::Result<Incoming> {
+    let kind = first >> 4;
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed packet");
-    Ok(Some(match kind {
+    Ok(match kind {
         2 => Incoming::ConnAck {
             code: *body.get(1).ok_or_else(bad)?,
         },
         4 => Incoming::PubAck {
-            pid: u16::from_be_bytes([body[0], *body.get(1).ok_or_else(bad)?]),
+            pid: u16::from_be_bytes([
+                *body.first().ok_or_else(bad)?,
+                *body.get(1).ok_or_else(bad)?,
+            ]),
         },
         9 => {
-            let pid = u16::from_be_bytes([body[0], *body.get(1).ok_or_else(bad)?]);
+            let pid = u16::from_be_bytes([
+                *body.first().ok_or_else(bad)?,
+                *body.get(1).ok_or_else(bad)?,
+            ]);
             let mut at = 2;
             if v5 {
-                let n = get_varint(&body, &mut at).ok_or_else(bad)?;
+                let n = get_varint(body, &mut at).ok_or_else(bad)?;
                 at += n;
             }
             Incoming::SubAck {
@@ -328,8 +434,11 @@ pub fn read_packet_v(r: &mut impl Read, v5: bool) -> std::io::Result<Option<Inco
             }
         }
         3 => {
-            let qos = (first[0] >> 1) & 0x03;
-            let tl = usize::from(u16::from_be_bytes([body[0], *body.get(1).ok_or_else(bad)?]));
+            let qos = (first >> 1) & 0x03;
+            let tl = usize::from(u16::from_be_bytes([
+                *body.first().ok_or_else(bad)?,
+                *body.get(1).ok_or_else(bad)?,
+            ]));
             let topic = body.get(2..2 + tl).ok_or_else(bad)?.to_vec();
             let mut at = 2 + tl;
             let pid = if qos > 0 {
@@ -343,21 +452,21 @@ pub fn read_packet_v(r: &mut impl Read, v5: bool) -> std::io::Result<Option<Inco
                 0
             };
             if v5 {
-                let n = get_varint(&body, &mut at).ok_or_else(bad)?;
+                let n = get_varint(body, &mut at).ok_or_else(bad)?;
                 at += n;
             }
             Incoming::Publish {
                 topic,
                 payload: body.get(at..).ok_or_else(bad)?.to_vec(),
                 qos,
-                retain: first[0] & 1 == 1,
-                dup: first[0] & 0x08 != 0,
+                retain: first & 1 == 1,
+                dup: first & 0x08 != 0,
                 pid,
             }
         }
         13 => Incoming::PingResp,
         k => Incoming::Other(k),
-    }))
+    })
 }
 
 fn connack_reason(code: u8) -> &'static str {
@@ -371,8 +480,8 @@ fn connack_reason(code: u8) -> &'static str {
     }
 }
 
-/// Opens a TCP connection and completes CONNECT/CONNACK.
-pub fn connect(cfg: &BrokerConfig, timeout: Duration) -> Result<TcpStream> {
+/// Opens a TCP (or TLS) connection and completes CONNECT/CONNACK.
+pub fn connect(cfg: &BrokerConfig, timeout: Duration) -> Result<Conn> {
     let broker = |why: String| Error::Broker(format!("broker {}: {why}", cfg.display()));
     let addrs: Vec<_> = (cfg.host.as_str(), cfg.port)
         .to_socket_addrs()
@@ -381,15 +490,24 @@ pub fn connect(cfg: &BrokerConfig, timeout: Duration) -> Result<TcpStream> {
     let mut last = None;
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(mut s) => {
+            Ok(s) => {
                 s.set_nodelay(true).ok();
                 s.set_read_timeout(Some(timeout)).ok();
-                s.write_all(&connect_packet(cfg))
-                    .map_err(|e| broker(e.to_string()))?;
-                return match read_packet_v(&mut s, cfg.protocol >= 5) {
+                s.set_write_timeout(Some(timeout)).ok();
+                let conn = match &cfg.tls {
+                    None => Conn::plain(s),
+                    Some(opts) => Conn::tls(s, &cfg.host, opts)?,
+                };
+                let io = |e: std::io::Error| broker(e.to_string());
+                conn.writer()
+                    .and_then(|mut w| w.write_all(&connect_packet(cfg)).and_then(|()| w.flush()))
+                    .map_err(io)?;
+                let mut r = conn.reader().map_err(io)?;
+                return match read_packet_v(&mut r, cfg.protocol >= 5) {
                     Ok(Some(Incoming::ConnAck { code: 0 })) => {
-                        s.set_read_timeout(None).ok();
-                        Ok(s)
+                        conn.socket().set_read_timeout(None).ok();
+                        conn.socket().set_write_timeout(None).ok();
+                        Ok(conn)
                     }
                     Ok(Some(Incoming::ConnAck { code })) => Err(broker(format!(
                         "connection refused: {}",
@@ -441,7 +559,8 @@ pub struct PubCounters {
 /// QoS 1 messages unacknowledged. Used from one thread.
 pub struct PublishConn {
     cfg: BrokerConfig,
-    writer: BufWriter<TcpStream>,
+    conn: Conn,
+    writer: BufWriter<Box<dyn Write + Send>>,
     shared: Arc<Shared>,
     reader: Option<JoinHandle<()>>,
     window: usize,
@@ -456,16 +575,18 @@ pub struct PublishConn {
 
 impl PublishConn {
     pub fn open(cfg: BrokerConfig, window: usize, stop: Arc<AtomicBool>) -> Result<Self> {
-        let stream = connect(&cfg, Duration::from_secs(5))?;
+        let conn = connect(&cfg, Duration::from_secs(5))?;
         let shared = Arc::new(Shared {
             window: Mutex::new(Window::default()),
             acked: Condvar::new(),
         });
         let connected = Arc::new(AtomicBool::new(true));
-        let reader = spawn_ack_reader(&stream, &shared, 0, &connected)?;
+        let reader = spawn_ack_reader(&conn, &shared, 0, &connected)?;
+        let writer = conn.writer().map_err(|e| Error::Broker(e.to_string()))?;
         Ok(PublishConn {
             cfg,
-            writer: BufWriter::with_capacity(64 * 1024, stream),
+            conn,
+            writer: BufWriter::with_capacity(64 * 1024, writer),
             shared,
             reader: Some(reader),
             window: window.clamp(1, 60_000),
@@ -619,19 +740,12 @@ impl PublishConn {
             if self.stop.load(Ordering::Relaxed) {
                 return Err(Error::Broker("stopped while reconnecting".into()));
             }
-            if let Ok(stream) = connect(&self.cfg, Duration::from_secs(2)) {
-                let old = std::mem::replace(
-                    &mut self.writer,
-                    BufWriter::with_capacity(
-                        64 * 1024,
-                        stream
-                            .try_clone()
-                            .map_err(|e| Error::Broker(e.to_string()))?,
-                    ),
-                );
-                if let Ok(s) = old.into_inner() {
-                    s.shutdown(Shutdown::Both).ok();
-                }
+            if let Ok(conn) = connect(&self.cfg, Duration::from_secs(2)) {
+                let writer = conn.writer().map_err(|e| Error::Broker(e.to_string()))?;
+                // Close the old connection; its reader thread then ends.
+                self.conn.shutdown();
+                self.conn = conn;
+                self.writer = BufWriter::with_capacity(64 * 1024, writer);
                 if let Some(h) = self.reader.take() {
                     h.join().ok();
                 }
@@ -643,7 +757,7 @@ impl PublishConn {
                 };
                 self.connected.store(true, Ordering::Relaxed);
                 self.reader = Some(spawn_ack_reader(
-                    &stream,
+                    &self.conn,
                     &self.shared,
                     generation,
                     &self.connected,
@@ -719,9 +833,7 @@ impl PublishConn {
     pub fn close(mut self) {
         let _ = self.writer.write_all(&[0xE0, 0x00]);
         let _ = self.writer.flush();
-        if let Ok(s) = self.writer.into_inner() {
-            s.shutdown(Shutdown::Both).ok();
-        }
+        self.conn.shutdown();
         if let Some(h) = self.reader.take() {
             h.join().ok();
         }
@@ -729,14 +841,12 @@ impl PublishConn {
 }
 
 fn spawn_ack_reader(
-    stream: &TcpStream,
+    conn: &Conn,
     shared: &Arc<Shared>,
     generation: u64,
     connected: &Arc<AtomicBool>,
 ) -> Result<JoinHandle<()>> {
-    let mut rd = stream
-        .try_clone()
-        .map_err(|e| Error::Broker(e.to_string()))?;
+    let mut rd = conn.reader().map_err(|e| Error::Broker(e.to_string()))?;
     let shared = Arc::clone(shared);
     let connected = Arc::clone(connected);
     std::thread::Builder::new()
@@ -836,7 +946,7 @@ pub fn subscribe(
                     },
                 };
                 let reason = run_subscription(&s, &filters, &tx, &stop, &cfg);
-                s.shutdown(Shutdown::Both).ok();
+                s.shutdown();
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
@@ -856,21 +966,25 @@ pub fn subscribe(
 }
 
 fn run_subscription(
-    s: &TcpStream,
+    s: &Conn,
     filters: &[(String, u8)],
     tx: &mpsc::SyncSender<SubEvent>,
     stop: &AtomicBool,
     cfg: &BrokerConfig,
 ) -> String {
-    let Ok(mut w) = s.try_clone() else {
+    let (Ok(mut w), Ok(mut rd)) = (s.writer(), s.reader()) else {
         return "socket clone failed".into();
     };
     let v5 = cfg.protocol >= 5;
     if w.write_all(&subscribe_packet(1, filters, v5)).is_err() {
         return "subscribe failed".into();
     }
-    s.set_read_timeout(Some(Duration::from_millis(200))).ok();
-    let mut r = std::io::BufReader::with_capacity(256 * 1024, s);
+    // A read timeout lets the loop check `stop` and send pings; the framer keeps partial
+    // packets across timeouts.
+    s.socket()
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .ok();
+    let mut framer = Framer::default();
     let mut last_ping = Instant::now();
     let mut acks: VecDeque<u16> = VecDeque::new();
     loop {
@@ -884,7 +998,7 @@ fn run_subscription(
             }
             last_ping = Instant::now();
         }
-        match read_packet_v(&mut r, v5) {
+        match framer.next(&mut rd, v5) {
             Ok(Some(Incoming::Publish {
                 topic,
                 payload,
@@ -953,7 +1067,17 @@ mod tests {
         assert!(!BrokerConfig::parse("mqtt://192.168.0.100", "id")
             .unwrap()
             .is_loopback());
-        assert!(BrokerConfig::parse("mqtts://x", "id").is_err());
+        let dir = std::env::temp_dir().join("mqtt replay ca test");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), "x").unwrap();
+        let url = format!("mqtts://x?ca={}", dir.join("ca.pem").display()).replace(' ', "%20");
+        let t = BrokerConfig::parse(&url, "id").unwrap();
+        assert_eq!(t.port, 8883);
+        assert_eq!(t.tls.unwrap().ca_file.unwrap(), dir.join("ca.pem"));
+        assert!(BrokerConfig::parse("mqtts://x?ca=/nonexistent.pem", "id").is_err());
+        assert!(BrokerConfig::parse("mqtt://x?ca=/a", "id").is_err());
+        assert!(BrokerConfig::parse("mqtts://x?bogus=1", "id").is_err());
+        assert!(BrokerConfig::parse("http://x", "id").is_err());
         assert_eq!(redact("mqtt://u:secret@h:1"), "mqtt://u:***@h:1");
         assert!(!format!("{c:?}").contains("secret"));
     }
