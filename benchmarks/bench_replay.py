@@ -242,6 +242,7 @@ def drift(port: int, work: Path, seconds: float) -> list[object]:
     r.close()
     return [
         f"{seconds:.0f} s at 1x ({n} msgs)",
+        f"drift (lateness of the last message) {s['lateness_last_us']:.0f} µs",
         f"{s['elapsed_s']:.4f} s elapsed",
         f"max lateness {s['lateness_max_us']:.0f} µs",
         f"p99 {s['lateness_p99_us']:.0f} µs",
@@ -252,6 +253,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--drift-seconds", type=float, default=60.0)
+    ap.add_argument("--only", choices=["throughput", "fidelity", "drift"], help="one part only")
     args = ap.parse_args()
     if not shutil.which("mosquitto_sub"):
         sys.exit("mosquitto_sub is missing (apt-get install mosquitto-clients)")
@@ -260,7 +262,7 @@ def main() -> None:
     broker = start_mosquitto(port, work)
     try:
         rows: list[list[object]] = []
-        for size in (100, 2000):
+        for size in (100, 2000) if args.only in (None, "throughput") else ():
             for qos in (0, 1):
                 print(f"throughput {size} B QoS {qos} …", file=sys.stderr, flush=True)
                 rows += throughput(port, work, args.messages, size, qos)
@@ -271,7 +273,8 @@ def main() -> None:
             rows,
         )
         rows = []
-        for rate, n in ((1_000, 10_000), (10_000, 50_000), (50_000, 100_000)):
+        schedules = ((1_000, 10_000), (10_000, 50_000), (50_000, 100_000))
+        for rate, n in schedules if args.only in (None, "fidelity") else ():
             print(f"fidelity {rate} msg/s …", file=sys.stderr, flush=True)
             rows += fidelity(port, work, rate, n)
         print_table(
@@ -279,7 +282,8 @@ def main() -> None:
             ["schedule", "publisher", "p50", "p99", "p99.9", "max", ""],
             rows,
         )
-        print(f"\nDrift: {' | '.join(map(str, drift(port, work, args.drift_seconds)))}")
+        if args.only in (None, "drift"):
+            print(f"\nDrift: {' | '.join(map(str, drift(port, work, args.drift_seconds)))}")
     finally:
         broker.terminate()
         broker.wait(10)

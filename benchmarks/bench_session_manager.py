@@ -4,23 +4,32 @@ changes, a table page far into the session and a payload fetch, and peak server 
 
 Every scenario runs in a fresh process (so ``ru_maxrss`` is that server's own peak): it builds
 the app with ``create_app(ManagerConfig(sessions_dir=benchmarks/data))`` and drives its Flask
-server through the test client exactly as Dash's renderer does: POST
-``/_dash-update-component`` with the payloads the browser sends (built from
-``/_dash-dependencies`` and the component props the responses set, checked against requests
-captured from Chromium), one request after the other, feeding every response back. An
-interaction's *server ms* is the sum of the requests it triggers (the renderer sends some of
-them concurrently; the sum is what the server has to do), *bytes* the sum of their response
-bodies (uncompressed: Dash does not compress). "Open" counts from the page request to the
-timeline figure's response, polling the loading job every 400 ms like the page's
-``dcc.Interval``. The open is measured once more in headless Chromium (``/usr/bin/chromium``
-via Playwright, app served by werkzeug in the measuring process) until the figure is drawn.
+server through the test client as Dash's renderer does: POST ``/_dash-update-component`` with
+the payloads the browser sends (built from ``/_dash-dependencies`` and the props of the
+components the responses create or change; the sequences were checked against requests
+captured from Chromium), one request after the other, each response fed back. An interaction's
+*server ms* is the sum over the callbacks it fires (the renderer sends some concurrently, but
+the server has to do all of them), its *bytes* the sum of their response bodies (uncompressed;
+Dash does not compress). "Open" runs from the page request until the timeline figure's
+response, polling the loading job every 400 ms like the page's ``dcc.Interval``; cold = an
+empty index cache (``MQTT_REPLAY_CACHE``), warm = the cache the cold run built. The sessions
+are generated under ``benchmarks/data`` and read once first (warm page cache).
 
-The peer is the straightforward approach: an orjson loop into a (polars) DataFrame, then one
-Plotly ``Scattergl`` marker per message (x = timestamp, y = topic) serialised to JSON; it runs
-on smaller sessions under a time and an RSS limit and reports where it failed.
+Headless Chromium (``/usr/bin/chromium`` via Playwright; the app served by werkzeug in the
+measuring process, a WSGI wrapper timing the server's work) then opens the page until the
+figure is drawn: with an empty browser cache, again with its HTTP cache warm (the session
+dropped from the app's cache before each, so it is read again from the index cache), and a
+third time under the CPU profiler to show where the page's main thread spends its time; and,
+for scale, the page alone (``/analyse`` without a session) until its empty graph is drawn.
+
+The peer is the straightforward approach: an orjson loop into a (polars) DataFrame, then a
+Plotly figure with one ``Scattergl`` marker per message (x = timestamp, y = topic) serialised to
+JSON; a filter change rebuilds and resends it. It runs on smaller sessions under a time and an
+RSS limit and reports where it failed.
 
 Usage: ``python benchmarks/bench_session_manager.py [--messages 1000000 5000000]
 [--peer-messages 200000 1000000] [--repeat 1] [--no-browser] [--no-peer]``
+(``--messages 200000 --peer-messages 200000`` for a quick run).
 """
 
 from __future__ import annotations
@@ -64,6 +73,7 @@ TREE_COUNTS = '{"index":["ALL"],"type":"analyse-topic-group"}.options'  # first 
 ABSENT = object()
 
 OPEN = "open → first figure"
+NO_SESSION = "page alone (no session)"
 WAVE = "  rest of the open wave"
 STEPS: tuple[tuple[str, str], ...] = (  # (key, label) in the order they run
     ("zoom_wide", "zoom to 10 % of the session"),
@@ -454,6 +464,7 @@ def browser_scenario(sessions: Path, name: str) -> dict[str, Any]:
     thread = threading.Thread(target=server.serve_forever, name="bench-server", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/analyse?session={quote(name)}"
+    empty_drawn = "() => !!document.querySelector('#analyse-timeline .main-svg')"
     drawn = """() => { const t = document.querySelector('#analyse-timeline .gtitle');
         return !!t && t.textContent.includes('messages in')
             && !!document.querySelector('#analyse-timeline .main-svg'); }"""
@@ -464,21 +475,31 @@ def browser_scenario(sessions: Path, name: str) -> dict[str, Any]:
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
             )
             try:
-                context = browser.new_context(viewport={"width": SCREEN_WIDTH, "height": 1080})
-                for label in ("empty browser cache", "browser cache warm", "profiled"):
+                viewport = {"width": SCREEN_WIDTH, "height": 1080}
+                alone = browser.new_context(viewport=viewport)  # the fixed cost of the page
+                context = browser.new_context(viewport=viewport)
+                plans = [
+                    (NO_SESSION, alone, url.split("?")[0], empty_drawn),
+                    ("empty browser cache", context, url, drawn),
+                    ("browser cache warm", context, url, drawn),
+                    ("profiled", context, url, drawn),
+                ]
+                for label, ctx, target, done in plans:
                     context_of(app).store.forget(name)
                     timed.log.clear()
-                    page = context.new_page()
+                    page = ctx.new_page()
                     if label == "profiled":  # where the main thread's time goes (not timed)
-                        cdp = context.new_cdp_session(page)
+                        cdp = ctx.new_cdp_session(page)
                         cdp.send("Profiler.enable")
                         cdp.send("Profiler.setSamplingInterval", {"interval": 1000})
                         cdp.send("Profiler.start")
                     t0 = time.perf_counter()
-                    page.goto(url, wait_until="commit")
-                    page.wait_for_function(drawn, timeout=OPEN_TIMEOUT_S * 1e3, polling=50)
+                    page.goto(target, wait_until="commit")
+                    page.wait_for_function(done, timeout=OPEN_TIMEOUT_S * 1e3, polling=50)
                     seconds = time.perf_counter() - t0
-                    title = page.locator("#analyse-timeline .gtitle").first.text_content()
+                    title = page.evaluate(
+                        "() => document.querySelector('#analyse-timeline .gtitle')?.textContent"
+                    )
                     if label == "profiled":
                         profile = script_times(cdp.send("Profiler.stop")["profile"])
                         page.close()
@@ -487,16 +508,17 @@ def browser_scenario(sessions: Path, name: str) -> dict[str, Any]:
                     log = list(timed.log)
                     static = [x for x in log if x.path.startswith(("/_dash-component", "/assets"))]
                     calls = [x for x in log if x.path == "/_dash-update-component"]
-                    figure = next(x for x in log if x.figure)
+                    figure = next((x for x in log if x.figure), None)
+                    until = figure.end if figure else time.perf_counter()
                     opens.append(
                         {
                             "label": label,
                             "open_s": seconds,
                             "static_s": max((x.end for x in static), default=t0) - t0,
                             "static_bytes": sum(x.bytes for x in static),
-                            "figure_s": figure.end - t0,
+                            "figure_s": figure.end - t0 if figure else None,
                             "requests": len(calls),
-                            "bytes": sum(x.bytes for x in calls if x.end <= figure.end),
+                            "bytes": sum(x.bytes for x in calls if x.end <= until),
                             "server_ms": sum((x.end - x.start) * 1e3 for x in calls),
                             "title": title,
                         }
@@ -526,9 +548,6 @@ def peer_scenario(path: Path) -> dict[str, Any]:
     import orjson
     import plotly.graph_objects as go
     import polars as pl
-    from apps.session_manager.analysis import NOISY_FAMILIES
-
-    from mqtt_replay.topics import matches
 
     out: dict[str, Any] = {}
     t0 = time.perf_counter()
@@ -563,6 +582,10 @@ def peer_scenario(path: Path) -> dict[str, Any]:
     out["figure_bytes"] = figure(df)
     out["open_s"] = time.perf_counter() - t0
     out["rss_open_mb"] = rss_mb()
+    from apps.session_manager.analysis import NOISY_FAMILIES  # (pulls in pyarrow: after the open)
+
+    from mqtt_replay.topics import matches
+
     noisy = [
         t
         for t in df["topic"].unique().to_list()
@@ -722,6 +745,19 @@ def bench_size(messages: int, repeat: int, browser: bool) -> dict[str, Any]:
     elif chrome is not None:
         for o in chrome["opens"]:
             ms = o["open_s"] * 1e3
+            browser_rows.append(
+                [
+                    o["label"],
+                    _kb(o["static_bytes"]),
+                    f"{o['static_s'] * 1e3:,.0f}",
+                    f"{o['figure_s'] * 1e3:,.0f}" if o["figure_s"] is not None else "-",
+                    f"{ms:,.0f}",
+                    o["requests"],
+                    f"{o['server_ms']:,.0f}",
+                ]
+            )
+            if o["label"] == NO_SESSION:
+                continue
             rows.append(
                 [
                     f"{OPEN} in Chromium, {o['label']}",
@@ -730,17 +766,6 @@ def bench_size(messages: int, repeat: int, browser: bool) -> dict[str, Any]:
                     _kb(o["bytes"]),
                     f"≤ {BAR_OPEN_MS:,.0f} ms",
                     _verdict(ms <= BAR_OPEN_MS),
-                ]
-            )
-            browser_rows.append(
-                [
-                    o["label"],
-                    _kb(o["static_bytes"]),
-                    f"{o['static_s'] * 1e3:,.0f}",
-                    f"{o['figure_s'] * 1e3:,.0f}",
-                    f"{ms:,.0f}",
-                    o["requests"],
-                    f"{o['server_ms']:,.0f}",
                 ]
             )
 
@@ -899,9 +924,10 @@ def main() -> None:
                 ],
                 r["browser"],
             )
+            print(f"  {NO_SESSION}: /analyse without a session, until its empty graph is drawn")
             top = ", ".join(f"{k} {v:,.0f} ms" for k, v in r["chrome"]["profile"][:8])
             print(f"  main-thread self time of a third (profiled) open: {top}")
-            print(f"  drawn: {r['chrome']['opens'][0]['title']}")
+            print(f"  drawn: {r['chrome']['opens'][-1]['title']}")
         print_table(
             f"Peak server RSS, {path.name}",
             ["process", "after open MB", "peak MB", "bar", "result"],
@@ -916,11 +942,15 @@ def main() -> None:
         header = ["scenario"]
         for messages, _ in results:
             header += [f"ms @ {messages:,}", f"bytes @ {messages:,}"]
+        cells = [
+            {g: (m[2], m[3]) for g, m in zip(r["generic"], r["main"], strict=True)}
+            for _, r in results
+        ]
         rows = []
-        for i, label in enumerate(results[0][1]["generic"]):
+        for label in dict.fromkeys(g for r in results for g in r[1]["generic"]):
             row: list[object] = [label]
-            for _, r in results:
-                row += [r["main"][i][2], r["main"][i][3]]
+            for by_label in cells:
+                row += list(by_label.get(label, ("-", "-")))
             rows.append(row)
         print_table("Scaling with the session size (same scenarios as above)", header, rows)
     if not args.no_peer:

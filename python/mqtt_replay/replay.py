@@ -222,6 +222,7 @@ class Replayer:
             "lateness_p999_us",
             "lateness_max_us",
             "lateness_mean_us",
+            "lateness_last_us",
             "elapsed_s",
             "rate",
             "error",

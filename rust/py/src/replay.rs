@@ -207,6 +207,7 @@ impl Replayer {
         d.set_item("lateness_p999_us", s.p999_us)?;
         d.set_item("lateness_max_us", s.max_us)?;
         d.set_item("lateness_mean_us", s.mean_us)?;
+        d.set_item("lateness_last_us", s.last_us)?;
         d.set_item("elapsed_s", s.elapsed_s)?;
         d.set_item("rate", s.rate)?;
         d.set_item("error", s.error)?;

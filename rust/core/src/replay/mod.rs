@@ -189,6 +189,8 @@ pub struct Status {
     pub p999_us: f64,
     pub max_us: f64,
     pub mean_us: f64,
+    /// Lateness of the last message sent: with absolute deadlines, the drift so far.
+    pub last_us: f64,
     pub elapsed_s: f64,
     pub rate: f64,
     pub error: Option<String>,
@@ -256,6 +258,7 @@ impl Replayer {
             sent: 0,
             primed: 0,
             failed: 0,
+            last_late_ns: 0,
             clock: Instant::now(),
             started_wall: Instant::now(),
             last_status_pub: Instant::now(),
@@ -330,6 +333,7 @@ struct Engine {
     sent: u64,
     primed: u64,
     failed: u64,
+    last_late_ns: u64,
     clock: Instant,
     started_wall: Instant,
     last_status_pub: Instant,
@@ -515,6 +519,7 @@ impl Engine {
                     self.sent += 1;
                     if self.cfg.speed != 0.0 || self.player.speed() != 0.0 {
                         self.hist.record(late);
+                        self.last_late_ns = late;
                     }
                 }
             }
@@ -568,6 +573,7 @@ impl Engine {
             p999_us: self.hist.quantile_us(0.999),
             max_us: self.hist.max_ns as f64 / 1000.0,
             mean_us: self.hist.mean_us(),
+            last_us: self.last_late_ns as f64 / 1000.0,
             elapsed_s: elapsed,
             rate: if elapsed > 0.0 {
                 self.sent as f64 / elapsed
