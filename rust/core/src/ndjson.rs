@@ -106,6 +106,8 @@ struct ChunkParser<'a> {
     out: ChunkOut,
     scratch: String,
     progress: Option<&'a AtomicU64>,
+    /// The whole chunk is valid UTF-8, so string slices need no re-validation.
+    utf8: bool,
 }
 
 enum LineError {
@@ -265,7 +267,11 @@ impl ChunkParser<'_> {
             Mode::Full => {
                 if let Some(v) = payload {
                     let raw = &line[v.start..v.end];
-                    if matches!(v.kind, Kind::Str { escaped: true }) {
+                    if self.utf8 {
+                        // SAFETY: `raw` lies between ASCII quotes of a chunk that passed
+                        // UTF-8 validation, so it is valid UTF-8.
+                        unsafe { crate::scan::unescape_into_utf8(raw, &mut c.payload.data) };
+                    } else if matches!(v.kind, Kind::Str { escaped: true }) {
                         self.scratch.clear();
                         unescape_into(raw, &mut self.scratch);
                         c.payload.data.push_str(&self.scratch);
@@ -312,6 +318,7 @@ fn parse_chunk(
         },
         scratch: String::new(),
         progress,
+        utf8: std::str::from_utf8(chunk).is_ok(),
     };
     if mode == Mode::Full {
         p.out.cols.payload.offsets.push(0);

@@ -53,6 +53,40 @@ pub enum ScanError {
     NotObject,
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Bytes of `w` (8 at a time, SWAR) that are `"`, `\` or a control character (< 0x20):
+/// the high bit of each such byte is set. The lowest flagged byte is exact (borrows only
+/// create false flags above a true one).
+#[inline]
+fn special_mask(w: u64) -> u64 {
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let slash = w ^ (ONES * u64::from(b'\\'));
+    let zero_q = quote.wrapping_sub(ONES) & !quote;
+    let zero_s = slash.wrapping_sub(ONES) & !slash;
+    let below = w.wrapping_sub(ONES * 0x20) & !w;
+    (zero_q | zero_s | below) & HIGH
+}
+
+/// Offset of the first `"`, `\` or control byte in `b` (or `b.len()`).
+#[inline]
+fn next_special(b: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let w = u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        let m = special_mask(w);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0..=0x1f) {
+        i += 1;
+    }
+    i
+}
+
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
@@ -84,20 +118,17 @@ impl Scanner<'_> {
     fn string(&mut self) -> Result<(usize, bool), ScanError> {
         let mut escaped = false;
         loop {
-            let rest = &self.b[self.i..];
-            let Some(pos) = memchr::memchr2(b'"', b'\\', rest) else {
-                return Err(syntax("unterminated string", self.b.len()));
-            };
-            // Control characters are not allowed raw inside JSON strings.
-            if rest[..pos].iter().any(|&c| c < 0x20) {
-                let bad = rest[..pos].iter().position(|&c| c < 0x20).unwrap_or(0);
-                return Err(syntax("control character in string", self.i + bad));
-            }
-            self.i += pos;
-            if rest[pos] == b'"' {
-                let end = self.i;
-                self.i += 1;
-                return Ok((end, escaped));
+            self.i += next_special(&self.b[self.i..]);
+            match self.b.get(self.i) {
+                None => return Err(syntax("unterminated string", self.b.len())),
+                Some(b'"') => {
+                    let end = self.i;
+                    self.i += 1;
+                    return Ok((end, escaped));
+                }
+                Some(b'\\') => {}
+                // Control characters are not allowed raw inside JSON strings.
+                Some(_) => return Err(syntax("control character in string", self.i)),
             }
             escaped = true;
             // Backslash: validate the escape.
@@ -385,6 +416,40 @@ pub fn unescape_into(raw: &[u8], out: &mut String) {
     }
 }
 
+/// As [`unescape_into`] for input known to be valid UTF-8 (skips re-validation).
+///
+/// # Safety
+/// `raw` must be valid UTF-8 (for example a slice between ASCII delimiters of a buffer that
+/// passed `std::str::from_utf8`).
+pub unsafe fn unescape_into_utf8(raw: &[u8], out: &mut String) {
+    let mut i = 0;
+    while i < raw.len() {
+        let Some(pos) = memchr::memchr(b'\\', &raw[i..]) else {
+            // SAFETY: a sub-slice of valid UTF-8 that ends at the end of `raw`.
+            out.push_str(unsafe { std::str::from_utf8_unchecked(&raw[i..]) });
+            return;
+        };
+        // SAFETY: ends before an ASCII backslash, so on a character boundary.
+        out.push_str(unsafe { std::str::from_utf8_unchecked(&raw[i..i + pos]) });
+        i += pos;
+        let next = raw.get(i + 1).copied().unwrap_or(b'\\');
+        if next == b'u' {
+            // Rare: the general path takes this escape and everything after it.
+            unescape_into(&raw[i..], out);
+            return;
+        }
+        i += 2;
+        out.push(match next {
+            b'n' => '\n',
+            b't' => '\t',
+            b'r' => '\r',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            other => char::from(other),
+        });
+    }
+}
+
 #[inline]
 fn push_str_lossy(out: &mut String, b: &[u8]) {
     match std::str::from_utf8(b) {
@@ -435,6 +500,44 @@ mod tests {
         }
         assert_eq!(scan_line(b"[1]").unwrap_err(), ScanError::NotObject);
         assert_eq!(scan_line(b" true ").unwrap_err(), ScanError::NotObject);
+    }
+
+    #[test]
+    fn swar_scan_agrees_with_a_byte_loop() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let pool = [
+            b'a', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xff, b'{', 0x00, 0x21, 0x5b,
+        ];
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|k| pool[((x >> (k % 60)) as usize + k * 7) % pool.len()])
+                .collect();
+            let naive = bytes
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(bytes.len());
+            assert_eq!(next_special(&bytes), naive, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn fast_unescape_agrees() {
+        let cases: [&[u8]; 4] = [
+            b"plain",
+            br#"a\"b\\c\/d\n\t\r\b\f"#,
+            br"x\u00e9y\ud83d\ude00z",
+            br"\u0041",
+        ];
+        for raw in cases {
+            let mut fast = String::new();
+            // SAFETY: the test inputs are ASCII.
+            unsafe { unescape_into_utf8(raw, &mut fast) };
+            assert_eq!(fast, unescape(raw));
+        }
     }
 
     #[test]
