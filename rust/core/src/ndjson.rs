@@ -318,7 +318,8 @@ fn parse_chunk(
         },
         scratch: String::new(),
         progress,
-        utf8: std::str::from_utf8(chunk).is_ok(),
+        // Only full mode copies strings out; the index never needs the check.
+        utf8: mode == Mode::Full && std::str::from_utf8(chunk).is_ok(),
     };
     if mode == Mode::Full {
         p.out.cols.payload.offsets.push(0);
