@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One process only: the reloader would start a second replay station.
         app.run(host=config.host, port=config.port, debug=args.debug, use_reloader=False)
     finally:
+        # Ctrl-C reaches every process of the group, and `mqtt-replay serve` may send one
+        # more: a second interrupt must not cut the orderly shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         shutdown(app)
     return 0
 

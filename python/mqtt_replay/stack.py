@@ -70,10 +70,17 @@ def start_mosquitto(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _stop(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    for _, p in reversed(procs):
+def _stop(procs: list[tuple[str, subprocess.Popen[bytes]]], *, interrupted: bool) -> None:
+    """Stops what we started: apps first (SIGINT, so they stop their replay and recorder
+    cleanly), then the broker. After a terminal Ctrl-C the children got the interrupt too,
+    so give them a moment to finish on their own first."""
+    if interrupted:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and any(p.poll() is None for _, p in procs):
+            time.sleep(0.05)
+    for name, p in reversed(procs):
         if p.poll() is None:
-            p.send_signal(signal.SIGINT if p.args and "apps." in str(p.args) else signal.SIGTERM)
+            p.send_signal(signal.SIGTERM if name == "mosquitto" else signal.SIGINT)
     deadline = time.monotonic() + 5
     for _, p in procs:
         try:
@@ -85,6 +92,7 @@ def _stop(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+    interrupted = False
     broker = f"mqtt://127.0.0.1:{args.broker_port}"
     workdir = Path(tempfile.mkdtemp(prefix="mqtt-replay-serve-"))
     try:
@@ -113,14 +121,18 @@ def serve(args: argparse.Namespace) -> int:
         while True:
             for name, p in procs:
                 if p.poll() is not None:
+                    # After a terminal Ctrl-C the children may notice first: let our own
+                    # KeyboardInterrupt arrive before calling this an unexpected exit.
+                    time.sleep(0.5)
                     print(f"{name} exited with code {p.returncode}; stopping", file=sys.stderr)
                     return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
+        interrupted = True
         print("\nstopping …")
         return 0
     finally:
-        _stop(procs)
+        _stop(procs, interrupted=interrupted)
 
 
 def add_serve_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
