@@ -7,10 +7,13 @@ JSON value and return None (or an empty result) for shapes they do not understan
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from apps.omf_dashboard.payloads import as_dict, as_enum, as_list, as_text
+
+T = TypeVar("T")
 
 STOCK_LOCATIONS: tuple[str, ...] = tuple(f"{row}{col}" for row in "ABC" for col in "123")
 """HBW rack slots, row by row (A1, A2, A3, B1, …)."""
@@ -28,6 +31,15 @@ KNOWN_MODULE_SERIALS: Mapping[str, str] = {
 """Serials of the reference plant (SPEC §4): a fallback until pairing/layout name the type."""
 
 STEP_DONE_STATES = frozenset({"FINISHED"})
+
+
+def replace_fields(obj: T, **changes: object) -> T:
+    """``dataclasses.replace`` without its per-call introspection (3× faster; hot path)."""
+    kind: type[Any] = type(obj)
+    values = {name: getattr(obj, name) for name in kind.__dataclass_fields__}
+    values.update(changes)
+    result: T = kind(**values)
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +263,9 @@ def parse_step(value: object) -> Step | None:
     )
 
 
-def parse_order(value: object) -> Order | None:
+def parse_order(
+    value: object, step_parser: Callable[[object], Step | None] = parse_step
+) -> Order | None:
     """One order object; None without an ``orderId``."""
     data = as_dict(value)
     if data is None:
@@ -259,7 +273,7 @@ def parse_order(value: object) -> Order | None:
     order_id = as_text(data.get("orderId"))
     if not order_id:
         return None
-    steps = tuple(s for s in map(parse_step, as_list(data.get("productionSteps"))) if s)
+    steps = tuple(s for s in map(step_parser, as_list(data.get("productionSteps"))) if s)
     return Order(
         order_id=order_id,
         order_type=as_enum(data.get("orderType")),
@@ -277,6 +291,98 @@ def parse_orders(body: object) -> tuple[Order, ...] | None:
     if not isinstance(body, list):
         return None
     return tuple(o for o in map(parse_order, body) if o)
+
+
+class OrderParser:
+    """:func:`parse_orders` for one topic, reusing what the previous list already parsed.
+
+    ``ccu/order/active`` repeats every order with all its steps whenever one step moves, so an
+    order (or step) whose JSON object equals the one of the previous list (same ``orderId`` /
+    step ``id``) is taken from there instead of being parsed again. Only objects whose leaves
+    are all strings or null are remembered: for those ``==`` means identical JSON, whereas
+    ``1 == 1.0 == true`` would not. The result is always what :func:`parse_orders` returns.
+    """
+
+    def __init__(self) -> None:
+        self._orders: dict[str, _KnownOrder] = {}
+        self._steps: dict[str, _KnownStep] = {}
+        self._next_orders: dict[str, _KnownOrder] = {}
+        self._next_steps: dict[str, _KnownStep] = {}
+
+    def parse(self, body: object) -> tuple[Order, ...] | None:
+        if not isinstance(body, list):
+            return None
+        self._next_orders, self._next_steps = {}, {}
+        orders = tuple(o for o in map(self._order, body) if o)
+        self._orders, self._steps = self._next_orders, self._next_steps
+        return orders
+
+    def _order(self, value: object) -> Order | None:
+        if not isinstance(value, dict):
+            return None  # what parse_order says
+        key = value.get("orderId")
+        if not isinstance(key, str):
+            return parse_order(value, self._step)
+        known = self._orders.get(key)
+        if known is not None and known[0] == value:
+            self._next_orders[key] = known
+            self._next_steps.update(known[2])  # its steps stay known for its next change
+            return known[1]
+        first_step = len(self._next_steps)
+        order = parse_order(value, self._step)
+        if order is None:
+            return None
+        steps = tuple(self._next_steps.items())[first_step:]
+        if _plain_order(value, len(steps)):
+            self._next_orders[key] = (value, order, steps)
+        return order
+
+    def _step(self, value: object) -> Step | None:
+        key = value.get("id") if isinstance(value, dict) else None
+        if not isinstance(key, str):
+            return parse_step(value)
+        known = self._steps.get(key) or self._next_steps.get(key)
+        if known is not None and known[0] == value:
+            self._next_steps[key] = known
+            return known[1]
+        step = parse_step(value)
+        if step is not None and _plain(value):
+            self._next_steps[key] = (value, step)
+        return step
+
+
+def _plain_order(data: Mapping[str, object], remembered_steps: int) -> bool:
+    """:func:`_plain` for an order whose steps were just parsed, without walking them again:
+    its steps are plain when each of them was remembered (only plain steps are)."""
+    steps = data.get("productionSteps")
+    if not isinstance(steps, list):
+        return _plain(data)
+    return len(steps) == remembered_steps and all(
+        value is None or isinstance(value, str)
+        for key, value in data.items()
+        if key != "productionSteps"
+    )
+
+
+_KnownStep = tuple[object, Step]
+_KnownOrder = tuple[object, Order, tuple[tuple[str, _KnownStep], ...]]
+"""JSON object, its parse, and (for an order) the steps it was built from."""
+
+
+def _plain(value: object, depth: int = 4) -> bool:
+    """True if every leaf of a JSON value is a string or null (``==`` is then exact).
+
+    Orders nest three levels (order, steps, step); anything deeper is not remembered.
+    """
+    if value is None or isinstance(value, str):
+        return True
+    if depth == 0:
+        return False
+    if isinstance(value, dict):
+        return all(_plain(v, depth - 1) for v in value.values())
+    if isinstance(value, list):
+        return all(_plain(v, depth - 1) for v in value)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +410,15 @@ class SensorReading:
     values: tuple[tuple[str, Scalar], ...] = ()
     connection_state: str | None = None
     updated_at: float | None = None
+
+
+def has_scalar_fields(body: object, skip: frozenset[str] = frozenset()) -> bool:
+    """``bool(scalar_fields(body, skip))``, without building them."""
+    if not isinstance(body, dict):
+        return False
+    return any(
+        isinstance(value, str | int | float) and key not in skip for key, value in body.items()
+    )
 
 
 def scalar_fields(

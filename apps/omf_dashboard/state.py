@@ -9,13 +9,18 @@ changes, which lets a UI redraw only what changed.
 Robustness contract: :meth:`apply` never raises on payload content. Unknown topics and fields
 are ignored, wrong types read as unknown, non-JSON bodies are counted in ``non_json``.
 Payload clocks are kept only as text; freshness uses the receive time passed by the caller.
+
+Cost (once per message, up to 10k a second): topic routes are cached; sensor readings become
+values when read (:mod:`apps.omf_dashboard.sensors`); a stock or order text repeating the last
+one on its topic is not parsed again (:meth:`apply_text`); order lists reuse unchanged orders
+and steps (:class:`~apps.omf_dashboard.entities.OrderParser`). The model stays the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Final, TypeVar
 
 from apps.omf_dashboard.entities import (
     KNOWN_MODULE_SERIALS,
@@ -24,6 +29,7 @@ from apps.omf_dashboard.entities import (
     Environment,
     ModuleStatus,
     Order,
+    OrderParser,
     QualityCheck,
     SensorReading,
     StockSlot,
@@ -31,9 +37,8 @@ from apps.omf_dashboard.entities import (
     parse_action,
     parse_loads,
     parse_order,
-    parse_orders,
     parse_stock,
-    scalar_fields,
+    replace_fields,
     summarise_errors,
 )
 from apps.omf_dashboard.payloads import (
@@ -48,8 +53,11 @@ from apps.omf_dashboard.payloads import (
     decode,
     parse_payload,
 )
+from apps.omf_dashboard.routes import TopicRouter
+from apps.omf_dashboard.sensors import BME680_FIELDS, LDR_FIELDS, SensorModel
 
 T = TypeVar("T")
+_replace = replace_fields
 
 SECTIONS: tuple[str, ...] = ("modules", "agvs", "stock", "orders", "sensors", "camera")
 
@@ -74,52 +82,85 @@ class StateSnapshot:
     non_json: int
 
 
-@dataclass
 class FactoryState:
     """The factory model. Feed it with :meth:`apply` (decoded body) or :meth:`apply_text`."""
 
-    modules: dict[str, ModuleStatus] = field(default_factory=dict)
-    agvs: dict[str, AgvStatus] = field(default_factory=dict)
-    stock: dict[str, StockSlot] = field(default_factory=empty_stock)
-    stock_known: bool = False
-    active_orders: tuple[Order, ...] = ()
-    completed_orders: tuple[Order, ...] = ()
-    environment: Environment | None = None
-    arduino: dict[str, SensorReading] = field(default_factory=dict)
-    camera: CameraFrame | None = None
-    quality: QualityCheck | None = None
-    flows: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    module_types: dict[str, str] = field(default_factory=lambda: dict(KNOWN_MODULE_SERIALS))
-    messages: int = 0
-    non_json: int = 0
-    versions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
+    def __init__(self) -> None:
+        self.modules: dict[str, ModuleStatus] = {}
+        self.agvs: dict[str, AgvStatus] = {}
+        self.stock: dict[str, StockSlot] = empty_stock()
+        self.stock_known = False
+        self.active_orders: tuple[Order, ...] = ()
+        self.completed_orders: tuple[Order, ...] = ()
+        self.camera: CameraFrame | None = None
+        self.quality: QualityCheck | None = None
+        self.flows: dict[str, tuple[str, ...]] = {}
+        self.module_types: dict[str, str] = dict(KNOWN_MODULE_SERIALS)
+        self.messages = 0
+        self.non_json = 0
+        self.versions: dict[str, int] = dict.fromkeys(SECTIONS, 0)
+        self._sensors = SensorModel()
+        self._active_parser = OrderParser()
+        self._completed_parser = OrderParser()
+        self._last_text: dict[str, tuple[str, object, tuple[Order, ...] | None]] = {}
+        """Per topic of ``_REPEAT_TOPICS``: last payload text, its body, the active orders."""
+        self._parsed_active: tuple[Order, ...] | None = None
+
+    @property
+    def environment(self) -> Environment | None:
+        return self._sensors.environment
+
+    @property
+    def arduino(self) -> dict[str, SensorReading]:
+        return self._sensors.arduino
 
     # ------------------------------------------------------------------ entry points
     def apply_text(
         self, topic: str, payload: bytes | bytearray | str, received_at: float
     ) -> object:
-        """Decode and parse ``payload``, apply it, and return the parsed body (or NOT_JSON)."""
-        body = parse_payload(decode(payload))
-        self.apply(topic, body, received_at)
+        """Decode and parse ``payload``, apply it, and return the parsed body (or NOT_JSON).
+
+        On ``ccu/state/stock`` and ``ccu/order/active|completed`` a payload text equal to the
+        previous one on that topic is not parsed again: the stock and the completed list
+        cannot have changed, the active list is compared with the orders parsed last time.
+        """
+        text = decode(payload)
+        repeatable = topic in _REPEAT_TOPICS
+        if repeatable:
+            last = self._last_text.get(topic)
+            if last is not None and last[0] == text:
+                self.messages += 1
+                if last[2] is not None:  # only the active list can have changed since
+                    self._set_active(last[2])
+                return last[1]
+        body = parse_payload(text)
+        self._apply(topic, body, received_at)
+        if repeatable:
+            if body is NOT_JSON:
+                self._last_text.pop(topic, None)
+            else:
+                orders = self._parsed_active if topic == ACTIVE_TOPIC else None
+                self._last_text[topic] = (text, body, orders)
         return body
 
     def apply(self, topic: str, body: object, received_at: float) -> None:
         """Update the model from one message; ``body`` is ``json.loads`` output or NOT_JSON."""
+        if topic in _REPEAT_TOPICS:
+            self._last_text.pop(topic, None)
+        self._apply(topic, body, received_at)
+
+    def _apply(self, topic: str, body: object, received_at: float) -> None:
         self.messages += 1
         if body is NOT_JSON:
             self.non_json += 1
             return
-        handler = _EXACT_HANDLERS.get(topic)
-        if handler is not None:
-            handler(self, body, received_at)
-            return
-        parts = topic.split("/")
-        if topic.startswith("module/v1/ff/"):
-            self._on_module_topic(parts, body, received_at)
-        elif topic.startswith("fts/v1/ff/") and len(parts) == 5:
-            self._on_agv_topic(parts[3], parts[4], body, received_at)
-        elif topic.startswith("osf/arduino/") and len(parts) == 5:
-            self._on_arduino(parts[2], parts[3], parts[4], body, received_at)
+        try:
+            route = _ROUTES[topic]
+        except KeyError:
+            route = _ROUTER.learn(topic)
+        if route is not None:
+            handler, args = route
+            handler(self, *args, body, received_at)
 
     def snapshot(self) -> StateSnapshot:
         """Shallow copies of the containers; entity values are immutable and shared."""
@@ -253,13 +294,17 @@ class FactoryState:
             self._bump("stock")
 
     def _on_active(self, body: object, _received_at: float) -> None:
-        orders = parse_orders(body)
-        if orders is not None and orders != self.active_orders:
+        orders = self._parsed_active = self._active_parser.parse(body)
+        if orders is not None:
+            self._set_active(orders)
+
+    def _set_active(self, orders: tuple[Order, ...]) -> None:
+        if orders != self.active_orders:
             self.active_orders = orders
             self._bump("orders")
 
     def _on_completed(self, body: object, _received_at: float) -> None:
-        orders = parse_orders(body)
+        orders = self._completed_parser.parse(body)
         if orders is not None and orders != self.completed_orders:
             self.completed_orders = orders
             self._bump("orders")
@@ -275,131 +320,110 @@ class FactoryState:
             self._bump("orders")
 
     # ------------------------------------------------------------------ module / AGV topics
-    def _on_module_topic(self, parts: list[str], body: object, received_at: float) -> None:
-        # module/v1/ff/<serial>/<kind> or module/v1/ff/NodeRed/<serial>/<kind>
-        if len(parts) == 5:
-            serial, kind = parts[3], parts[4]
-        elif len(parts) == 6 and parts[3] == "NodeRed":
-            serial, kind = parts[4], parts[5]
-        else:
-            return
+    # module/v1/ff/<serial>/<kind>, module/v1/ff/NodeRed/<serial>/<kind>, fts/v1/ff/<serial>/<kind>
+    def _on_module_factsheet(self, serial: str, body: object, _received_at: float) -> None:
         data = as_dict(body)
-        if data is None or not serial:
-            return
-        if kind == "factsheet":
+        if data is not None:
             spec = as_dict(data.get("typeSpecification")) or {}
             self._learn_type(serial, as_text(spec.get("moduleClass")))
-        elif kind == "connection":
-            module = self._module(serial)
-            state = as_enum(data.get("connectionState"))
-            self._set_module(
-                _replace(
-                    module,
-                    connection_state=state or module.connection_state,
-                    connected=(state == "ONLINE") if state else module.connected,
-                    updated_at=received_at,
-                )
-            )
-        elif kind == "state":
-            module = self._module(serial)
-            self._set_module(
-                _replace(
-                    module,
-                    action=parse_action(data.get("actionState")) or module.action,
-                    errors=summarise_errors(data.get("errors")),
-                    order_id=_order_ref(data.get("orderId")),
-                    order_update_id=as_int(data.get("orderUpdateId")),
-                    paused=as_flag(data.get("paused")),
-                    updated_at=received_at,
-                )
-            )
 
-    def _on_agv_topic(self, serial: str, kind: str, body: object, received_at: float) -> None:
+    def _on_module_connection(self, serial: str, body: object, received_at: float) -> None:
         data = as_dict(body)
-        if data is None or not serial:
+        if data is None:
+            return
+        module = self._module(serial)
+        state = as_enum(data.get("connectionState"))
+        self._set_module(
+            _replace(
+                module,
+                connection_state=state or module.connection_state,
+                connected=(state == "ONLINE") if state else module.connected,
+                updated_at=received_at,
+            )
+        )
+
+    def _on_module_state(self, serial: str, body: object, received_at: float) -> None:
+        data = as_dict(body)
+        if data is None:
+            return
+        module = self._module(serial)
+        self._set_module(
+            _replace(
+                module,
+                action=parse_action(data.get("actionState")) or module.action,
+                errors=summarise_errors(data.get("errors")),
+                order_id=_order_ref(data.get("orderId")),
+                order_update_id=as_int(data.get("orderUpdateId")),
+                paused=as_flag(data.get("paused")),
+                updated_at=received_at,
+            )
+        )
+
+    def _on_agv_connection(self, serial: str, body: object, received_at: float) -> None:
+        data = as_dict(body)
+        if data is None:
             return
         agv = self._agv(serial)
-        if kind == "connection":
-            state = as_enum(data.get("connectionState"))
-            self._set_agv(
-                _replace(
-                    agv,
-                    connection_state=state or agv.connection_state,
-                    connected=(state == "ONLINE") if state else agv.connected,
-                    updated_at=received_at,
-                )
+        state = as_enum(data.get("connectionState"))
+        self._set_agv(
+            _replace(
+                agv,
+                connection_state=state or agv.connection_state,
+                connected=(state == "ONLINE") if state else agv.connected,
+                updated_at=received_at,
             )
-        elif kind == "state":
-            battery = as_dict(data.get("batteryState")) or {}
-            action = parse_action(data.get("actionState"))
-            if action is None:
-                history = as_list(data.get("actionStates"))
-                action = parse_action(history[-1]) if history else None
-            self._set_agv(
-                _replace(
-                    agv,
-                    battery_percent=_keep(
-                        as_number(battery.get("percentage")), agv.battery_percent
-                    ),
-                    battery_voltage=_keep(
-                        as_number(battery.get("currentVoltage")), agv.battery_voltage
-                    ),
-                    charging=_keep(as_flag(battery.get("charging")), agv.charging),
-                    driving=as_flag(data.get("driving")),
-                    last_node_id=as_text(data.get("lastNodeId")) or agv.last_node_id,
-                    loads=parse_loads(data.get("load")),
-                    action=action or agv.action,
-                    errors=summarise_errors(data.get("errors")),
-                    order_id=_order_ref(data.get("orderId")),
-                    paused=as_flag(data.get("paused")),
-                    updated_at=received_at,
-                    own_state_at=received_at,
-                )
+        )
+
+    def _on_agv_state(self, serial: str, body: object, received_at: float) -> None:
+        data = as_dict(body)
+        if data is None:
+            return
+        agv = self._agv(serial)
+        battery = as_dict(data.get("batteryState")) or {}
+        action = parse_action(data.get("actionState"))
+        if action is None:
+            history = as_list(data.get("actionStates"))
+            action = parse_action(history[-1]) if history else None
+        self._set_agv(
+            _replace(
+                agv,
+                battery_percent=_keep(as_number(battery.get("percentage")), agv.battery_percent),
+                battery_voltage=_keep(
+                    as_number(battery.get("currentVoltage")), agv.battery_voltage
+                ),
+                charging=_keep(as_flag(battery.get("charging")), agv.charging),
+                driving=as_flag(data.get("driving")),
+                last_node_id=as_text(data.get("lastNodeId")) or agv.last_node_id,
+                loads=parse_loads(data.get("load")),
+                action=action or agv.action,
+                errors=summarise_errors(data.get("errors")),
+                order_id=_order_ref(data.get("orderId")),
+                paused=as_flag(data.get("paused")),
+                updated_at=received_at,
+                own_state_at=received_at,
             )
+        )
 
     # ------------------------------------------------------------------ sensors and camera
-    def _set_environment(self, received_at: float, **values: float | None) -> None:
-        current = self.environment or Environment()
-        changes = {k: v for k, v in values.items() if v is not None}
-        self.environment = _replace(current, updated_at=received_at, **changes)
-        self._bump("sensors")
-
     def _on_bme680(self, body: object, received_at: float) -> None:
-        data = as_dict(body)
-        if data is not None:
-            self._set_environment(
-                received_at,
-                temperature=as_number(data.get("t")),
-                humidity=as_number(data.get("h")),
-                pressure=as_number(data.get("p")),
-                iaq=as_number(data.get("iaq")),
-            )
+        if self._sensors.apply_environment(BME680_FIELDS, body, received_at):
+            self._bump("sensors")
 
     def _on_ldr(self, body: object, received_at: float) -> None:
-        data = as_dict(body)
-        if data is not None:
-            self._set_environment(
-                received_at,
-                brightness=as_number(data.get("br")),
-                ldr_raw=as_number(data.get("ldr")),
-            )
+        if self._sensors.apply_environment(LDR_FIELDS, body, received_at):
+            self._bump("sensors")
 
-    def _on_arduino(
-        self, kind: str, sensor_id: str, leaf: str, body: object, received_at: float
+    def _on_arduino_state(
+        self, kind: str, sensor_id: str, key: str, body: object, received_at: float
     ) -> None:
-        key = f"{kind}/{sensor_id}"
-        current = self.arduino.get(key) or SensorReading(kind, sensor_id)
-        if leaf == "state":
-            values = scalar_fields(body, skip=frozenset({"timestamp"}))
-            if not values:
-                return
-            self.arduino[key] = _replace(current, values=values, updated_at=received_at)
-        elif leaf == "connection":
-            state = as_enum((as_dict(body) or {}).get("connectionState"))
-            self.arduino[key] = _replace(current, connection_state=state, updated_at=received_at)
-        else:
-            return
-        self._bump("sensors")
+        if self._sensors.apply_arduino_state(kind, sensor_id, key, body, received_at):
+            self._bump("sensors")
+
+    def _on_arduino_connection(
+        self, kind: str, sensor_id: str, key: str, body: object, received_at: float
+    ) -> None:
+        if self._sensors.apply_arduino_connection(kind, sensor_id, key, body, received_at):
+            self._bump("sensors")
 
     def _on_camera(self, body: object, received_at: float) -> None:
         data = as_dict(body) or {}
@@ -419,15 +443,6 @@ class FactoryState:
             updated_at=received_at,
         )
         self._bump("camera")
-
-
-def _replace(obj: T, **changes: object) -> T:
-    """``dataclasses.replace`` without its per-call introspection (3× faster; hot path)."""
-    kind: type[Any] = type(obj)
-    values = {name: getattr(obj, name) for name in kind.__dataclass_fields__}
-    values.update(changes)
-    result: T = kind(**values)
-    return result
 
 
 def _keep(new: T | None, old: T | None) -> T | None:
@@ -454,16 +469,32 @@ def _connection_word(connected: bool | None, previous: str | None) -> str | None
     return "ONLINE" if connected else "OFFLINE"
 
 
-_EXACT_HANDLERS = {
-    "ccu/pairing/state": FactoryState._on_pairing,
-    "ccu/state/layout": FactoryState._on_layout,
-    "ccu/state/flows": FactoryState._on_flows,
-    "ccu/state/stock": FactoryState._on_stock,
-    "ccu/order/active": FactoryState._on_active,
-    "ccu/order/completed": FactoryState._on_completed,
-    "ccu/order/response": FactoryState._on_response,
-    "/j1/txt/1/i/bme680": FactoryState._on_bme680,
-    "/j1/txt/1/i/ldr": FactoryState._on_ldr,
-    "/j1/txt/1/i/cam": FactoryState._on_camera,
-    "/j1/txt/1/i/quality_check": FactoryState._on_quality,
-}
+ACTIVE_TOPIC: Final = "ccu/order/active"
+_REPEAT_TOPICS: Final = frozenset({"ccu/state/stock", ACTIVE_TOPIC, "ccu/order/completed"})
+
+_ROUTER: Final = TopicRouter(
+    exact={
+        "ccu/pairing/state": FactoryState._on_pairing,
+        "ccu/state/layout": FactoryState._on_layout,
+        "ccu/state/flows": FactoryState._on_flows,
+        "ccu/state/stock": FactoryState._on_stock,
+        ACTIVE_TOPIC: FactoryState._on_active,
+        "ccu/order/completed": FactoryState._on_completed,
+        "ccu/order/response": FactoryState._on_response,
+        "/j1/txt/1/i/bme680": FactoryState._on_bme680,
+        "/j1/txt/1/i/ldr": FactoryState._on_ldr,
+        "/j1/txt/1/i/cam": FactoryState._on_camera,
+        "/j1/txt/1/i/quality_check": FactoryState._on_quality,
+    },
+    module={
+        "factsheet": FactoryState._on_module_factsheet,
+        "connection": FactoryState._on_module_connection,
+        "state": FactoryState._on_module_state,
+    },
+    agv={"connection": FactoryState._on_agv_connection, "state": FactoryState._on_agv_state},
+    arduino={
+        "state": FactoryState._on_arduino_state,
+        "connection": FactoryState._on_arduino_connection,
+    },
+)
+_ROUTES: Final = _ROUTER.routes

@@ -45,6 +45,25 @@ def sub_category(topic: str) -> str:
     return "(none)"
 
 
+NOISY_PAYLOAD_MARK = "setStatusLED"
+"""An instantAction is noisy when its payload contains this text (the status LED commands)."""
+
+
+def classify(topic: str) -> tuple[str, str, bool | None]:
+    """``(category, sub_category, noisy)`` of ``topic``, for caching per topic.
+
+    ``noisy`` is None when it depends on the payload (module instantActions: noisy when the
+    payload contains :data:`NOISY_PAYLOAD_MARK`), see :func:`is_noisy`.
+    """
+    if topic in _NOISY_TOPICS or (topic.startswith("osf/arduino/") and topic.endswith("/state")):
+        noisy: bool | None = True
+    elif topic.startswith("module/") and topic.endswith("/instantAction"):
+        noisy = None
+    else:
+        noisy = False
+    return category(topic), sub_category(topic), noisy
+
+
 def is_noisy(topic: str, payload: str) -> bool:
     """True for the noisy families hidden by the default pre-filter.
 
@@ -52,12 +71,5 @@ def is_noisy(topic: str, payload: str) -> bool:
     LED instantActions of the modules (in practice the DPS). ``payload`` is only inspected for
     instantActions, with a substring test (no JSON parse).
     """
-    if topic in _NOISY_TOPICS:
-        return True
-    if topic.startswith("osf/arduino/") and topic.endswith("/state"):
-        return True
-    return (
-        topic.startswith("module/")
-        and topic.endswith("/instantAction")
-        and "setStatusLED" in payload
-    )
+    noisy = classify(topic)[2]
+    return NOISY_PAYLOAD_MARK in payload if noisy is None else noisy

@@ -1,23 +1,18 @@
 """Test helpers: read sample sessions and publish them to a broker at full speed.
 
-``publish_session`` stands in for the project's replay engine (``mqtt_replay.Replayer``)
-until that exists: it publishes a session's messages in file order with their recorded retain
-flag, as fast as paho allows, and returns how many it published.
+``publish_session`` replays a session with the project's replay engine
+(``mqtt_replay.Replayer``) as fast as possible, with the recorded retain flags, and returns how
+many messages it sent.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 
 @dataclass(frozen=True)
@@ -60,29 +55,18 @@ def read_session(path: Path) -> list[SessionMessage]:
 
 
 def publish_session(path: Path, host: str, port: int, *, timeout: float = 60.0) -> int:
-    """Publish every message of ``path`` to ``host:port`` (QoS 0, recorded retain flag).
+    """Replay every message of ``path`` into ``host:port`` with the project's replay engine
+    (``mqtt_replay.Replayer``) as fast as possible, recorded retain flags, QoS 1, no status
+    announcements (so the dashboard counts exactly the session's messages).
 
-    Returns the number of messages published; raises RuntimeError if the broker cannot be
-    reached or not everything was written to the socket within ``timeout``.
+    Returns the number of messages sent; raises RuntimeError if not all went out in time.
     """
-    messages = read_session(path)
-    connected = threading.Event()
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=f"test-replay-{uuid.uuid4().hex[:8]}"
-    )
-    client.on_connect = lambda *_args: connected.set()
-    client.connect(host, port)
-    client.loop_start()
-    try:
-        if not connected.wait(10):
-            raise RuntimeError(f"could not connect to {host}:{port}")
-        infos = [
-            client.publish(m.topic, m.payload.encode("utf-8"), qos=0, retain=m.retain)
-            for m in messages
-        ]
-        for info in infos:
-            info.wait_for_publish(timeout)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return len(messages)
+    from mqtt_replay.replay import Replayer
+
+    with Replayer(path, f"mqtt://{host}:{port}", speed="max", qos=1, status_topic=None) as r:
+        if not r.wait(timeout):
+            raise RuntimeError(f"replay of {path.name} did not finish within {timeout} s")
+        stats = r.stats()
+    if stats["failed"]:
+        raise RuntimeError(f"replay of {path.name}: {stats['failed']} message(s) failed")
+    return int(stats["sent"])

@@ -1,7 +1,6 @@
 """The dashboard in headless Chromium while a session is replayed into a test broker.
 
-The "replay" is ``publish_session`` (all messages of a sample, in file order, at full speed)
-until the project's replay engine takes its place. Expected values come from a FactoryState fed
+The replay is ``publish_session``: the project's replay engine at full speed. Expected values come from a FactoryState fed
 with the same file, so the page is checked against the state model, not against itself.
 """
 
