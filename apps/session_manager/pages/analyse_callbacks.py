@@ -6,6 +6,7 @@ components or a compact figure.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import dash
@@ -108,6 +109,7 @@ def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tu
 
 def register(app: dash.Dash, ctx: AppContext) -> None:
     nu = dash.no_update
+    recent_timelines: dict[tuple[Any, ...], timeline.Timeline] = {}
 
     @app.callback(
         Output("analyse-selection", "data"),
@@ -242,21 +244,43 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         if data is None:
             raise PreventUpdate
         view = view_of(ctx, session)
-        sel = selection_of(data)
-        rows = analysis.selected_rows(view, sel)
-        visible_range = (int(vis[0]), int(vis[1])) if vis else sel.window
-        lane_by: timeline.LaneBy = "category" if lanes == "category" else "topic"
-        tl = timeline.aggregate(
-            view, rows, lane_by=lane_by, visible=visible_range, width_px=int(width or 1200) * 3 // 4
+        # Selecting a message only moves the highlight: reuse the aggregation of the same
+        # selection, range and lanes instead of re-aggregating millions of rows.
+        key = (
+            id(view),
+            json.dumps([session, data], sort_keys=True, default=str),
+            str(vis),
+            lanes,
+            width,
         )
+        tl = recent_timelines.get(key)
+        if tl is None:
+            sel = selection_of(data)
+            rows = analysis.selected_rows(view, sel)
+            visible_range = (int(vis[0]), int(vis[1])) if vis else sel.window
+            lane_by: timeline.LaneBy = "category" if lanes == "category" else "topic"
+            tl = timeline.aggregate(
+                view,
+                rows,
+                lane_by=lane_by,
+                visible=visible_range,
+                width_px=int(width or 1200) * 3 // 4,
+            )
+            recent_timelines[key] = tl
+            while len(recent_timelines) > 4:
+                recent_timelines.pop(next(iter(recent_timelines)))
         return timeline.figure(tl, view, selected), tl.meta()
 
     @app.callback(
         Output("analyse-stats", "rowData"),
         Input("analyse-selection", "data"),
+        Input("analyse-tabs", "active_tab"),
         State("analyse-session", "data"),
     )
-    def stats(data: dict[str, Any] | None, session: dict[str, Any] | None) -> Any:
+    def stats(data: dict[str, Any] | None, tab: str | None, session: dict[str, Any] | None) -> Any:
+        if tab != "stats":
+            # Per-topic statistics sort every selected row: only when their tab is shown.
+            return nu
         view = view_of(ctx, session)
         rows = analysis.selected_rows(view, selection_of(data))
         return panels.stats_rows(analysis.topic_statistics(view, rows), view.start_us)
