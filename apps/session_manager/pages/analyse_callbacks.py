@@ -274,13 +274,9 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("analyse-stats", "rowData"),
         Input("analyse-selection", "data"),
-        Input("analyse-tabs", "active_tab"),
         State("analyse-session", "data"),
     )
-    def stats(data: dict[str, Any] | None, tab: str | None, session: dict[str, Any] | None) -> Any:
-        if tab != "stats":
-            # Per-topic statistics sort every selected row: only when their tab is shown.
-            return nu
+    def stats(data: dict[str, Any] | None, session: dict[str, Any] | None) -> Any:
         view = view_of(ctx, session)
         rows = analysis.selected_rows(view, selection_of(data))
         return panels.stats_rows(analysis.topic_statistics(view, rows), view.start_us)
