@@ -515,12 +515,6 @@ impl Drop for Recorder {
     }
 }
 
-/// Used by tests and the CLI: the path a recording would get for `name` now.
-pub fn session_file_name(name: &str, tz: &str, at_ns: i64) -> Result<String> {
-    let tz = jiff::tz::TimeZone::get(tz).map_err(|e| Error::Invalid(e.to_string()))?;
-    Ok(format!("{name}_{}.log", local_parts(at_ns, &tz).0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
