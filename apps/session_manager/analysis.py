@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mqtt_replay import Session
-from mqtt_replay.analysis import category, payload_sizes
+from mqtt_replay.analysis import category, group_stats, payload_sizes
 from mqtt_replay.topics import matches
 
 T = TypeVar("T")
@@ -32,26 +32,54 @@ BoolArray = npt.NDArray[np.bool_]
 PAYLOAD_CHUNK = 20_000
 # Index mode: classify the DPS instant actions by payload only while this is cheap.
 PAYLOAD_RULE_MAX_ROWS = 50_000
+# Derived arrays kept per session (row selections, sort orders): at most this many bytes.
+MEMO_MAX_BYTES = 192 * 1024 * 1024
+
+
+def _nbytes(value: Any) -> int:
+    """Bytes held by a memoised value: its NumPy arrays (also inside tuples and lists)."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, tuple | list):
+        return sum(_nbytes(v) for v in value[:64])
+    return 0
 
 
 class Memo:
-    """A tiny thread-safe LRU for derived arrays of one session."""
+    """A small thread-safe LRU for derived arrays of one session, bounded by entries and by
+    the bytes of the arrays it holds (a row selection of a 5M-message session is 40 MB)."""
 
-    def __init__(self, capacity: int = 32) -> None:
+    def __init__(self, capacity: int = 32, max_bytes: int = MEMO_MAX_BYTES) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key: Any, make: Callable[[], T]) -> T:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
-                return self._items[key]  # type: ignore[no-any-return]
+                return self._items[key][0]  # type: ignore[no-any-return]
         value = make()  # computed outside the lock: other queries are not blocked
+        size = _nbytes(value)
         with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+            if key in self._items:
+                self._bytes -= self._items.pop(key)[1]
+            self._items[key] = (value, size)
+            self._bytes += size
+            # the newest entry always stays, even when it alone exceeds the budget
+            while len(self._items) > 1 and (
+                len(self._items) > self.capacity or self._bytes > self.max_bytes
+            ):
+                self._bytes -= self._items.popitem(last=False)[1][1]
         return value
 
 
@@ -73,6 +101,13 @@ class SessionView:
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
+
+    @property
+    def time_ordered(self) -> bool:
+        """Whether the timestamps never go backwards in file order (computed once)."""
+        return self.memo.get(
+            "time-ordered", lambda: bool(len(self.ts) < 2 or np.all(self.ts[1:] >= self.ts[:-1]))
+        )
 
     @property
     def start_us(self) -> int:
@@ -243,13 +278,19 @@ def selected_rows(view: SessionView, sel: Selection) -> IntArray:
         return view.memo.get(("rows", sel), lambda: rows_matching_text(view, base, sel.text))
 
     def make() -> IntArray:
-        mask = window_mask(view, sel.window)
+        if sel.window is not None and not view.time_ordered:
+            lo, hi, mask = 0, len(view), window_mask(view, sel.window)
+        else:  # the window is one slice of rows
+            lo, hi = (0, len(view)) if sel.window is None else _window_slice(view, sel.window)
+            if not sel.excluded and not sel.prefilter:
+                return np.arange(lo, hi, dtype=np.int64)
+            mask = np.ones(hi - lo, dtype=bool)
         if sel.excluded:
             keep = np.array([t not in sel.excluded for t in view.topics], dtype=bool)
-            mask &= _codes_mask(view, keep)
+            mask &= keep[view.codes[lo:hi]]
         if sel.prefilter:
-            mask &= family_of_rows(view) < 0
-        return np.flatnonzero(mask).astype(np.int64)
+            mask &= family_of_rows(view)[lo:hi] < 0
+        return (lo + np.flatnonzero(mask)).astype(np.int64)
 
     return view.memo.get(("rows", sel), make)
 
@@ -282,8 +323,18 @@ def rows_matching_text(view: SessionView, rows: IntArray, text: str) -> IntArray
 
 def hidden_summary(view: SessionView, window: tuple[int, int] | None) -> list[dict[str, Any]]:
     """What the pre-filter hides inside ``window``: one dict per family (label, filter, count)."""
-    fam = family_of_rows(view)[window_mask(view, window)]
-    counts = np.bincount(fam[fam >= 0], minlength=len(NOISY_FAMILIES))
+
+    def make() -> npt.NDArray[np.int64]:
+        fam = family_of_rows(view)
+        if view.time_ordered:
+            lo, hi = (0, len(view)) if window is None else _window_slice(view, window)
+            i, j = np.searchsorted(_hidden_rows(view), [lo, hi])
+            in_window = fam[_hidden_rows(view)[i:j]]
+        else:
+            in_window = fam[window_mask(view, window) & (fam >= 0)]
+        return np.bincount(in_window, minlength=len(NOISY_FAMILIES))
+
+    counts = view.memo.get(("hidden-summary", window), make)
     return [
         {"key": f.key, "label": f.label, "filter": f.filter, "count": int(counts[i])}
         for i, f in enumerate(NOISY_FAMILIES)
@@ -293,6 +344,44 @@ def hidden_summary(view: SessionView, window: tuple[int, int] | None) -> list[di
 # -- topic tree and statistics ------------------------------------------------------------
 
 
+def _tree_counts(
+    view: SessionView, window: tuple[int, int] | None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Messages per topic code in ``window`` and, of those, how many the pre-filter hides;
+    memoised per window (they do not depend on the rest of the selection)."""
+    n = len(view.topics)
+
+    def make() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        if not view.time_ordered:
+            wmask = window_mask(view, window)
+            fam = family_of_rows(view)
+            return (
+                np.bincount(view.codes[wmask], minlength=n),
+                np.bincount(view.codes[wmask & (fam >= 0)], minlength=n),
+            )
+        # time order: the window is one slice of rows, the hidden rows one slice of theirs
+        lo, hi = (0, len(view)) if window is None else _window_slice(view, window)
+        hidden_rows = _hidden_rows(view)
+        i, j = np.searchsorted(hidden_rows, [lo, hi])
+        return (
+            np.bincount(view.codes[lo:hi], minlength=n),
+            np.bincount(view.codes[hidden_rows[i:j]], minlength=n),
+        )
+
+    return view.memo.get(("tree-counts", window), make)
+
+
+def _hidden_rows(view: SessionView) -> IntArray:
+    """The rows the pre-filter hides (ascending)."""
+    return view.memo.get("hidden-rows", lambda: np.flatnonzero(family_of_rows(view) >= 0))
+
+
+def _window_slice(view: SessionView, window: tuple[int, int]) -> tuple[int, int]:
+    """Rows ``lo:hi`` inside ``window`` of a time-ordered session."""
+    lo, hi = np.searchsorted(view.ts, [window[0], window[1] + 1], side="left")
+    return int(lo), int(hi)
+
+
 def topic_tree(view: SessionView, sel: Selection) -> list[dict[str, Any]]:
     """Categories with their topics and counts inside the window.
 
@@ -300,10 +389,7 @@ def topic_tree(view: SessionView, sel: Selection) -> list[dict[str, Any]]:
     pre-filter when it is on), ``excluded`` (switched off). Categories are sorted by name,
     topics by name; topics without messages in the window are listed with count 0.
     """
-    wmask = window_mask(view, sel.window)
-    counts = np.bincount(view.codes[wmask], minlength=len(view.topics))
-    fam = family_of_rows(view)
-    hidden = np.bincount(view.codes[wmask & (fam >= 0)], minlength=len(view.topics))
+    counts, hidden = _tree_counts(view, sel.window)
     groups: dict[str, list[dict[str, Any]]] = {}
     for code, topic in enumerate(view.topics):
         groups.setdefault(category(topic), []).append(
@@ -328,14 +414,65 @@ def topic_tree(view: SessionView, sel: Selection) -> list[dict[str, Any]]:
     return out
 
 
+def _topic_time_order(codes: npt.NDArray[np.int32], ts: IntArray) -> IntArray:
+    """The permutation that groups rows by topic code, time order within a topic.
+
+    Recorded sessions are almost always in time order already; then a stable sort by topic
+    code alone is enough, and NumPy sorts 16-bit keys with a linear-time radix sort (≈ 0.1 s
+    for 5M rows instead of ≈ 0.8 s for the general two-key ``lexsort``)."""
+    if len(ts) < 2 or bool(np.all(ts[1:] >= ts[:-1])):
+        small = len(codes) == 0 or int(codes.max()) < np.iinfo(np.int16).max
+        keys = codes.astype(np.int16) if small else codes
+        return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
+    return np.lexsort((ts, codes)).astype(np.int64, copy=False)
+
+
 def topic_statistics(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
     """Per topic over ``rows``: count, bytes, rate (msg/s over the topic's span), min/max/mean
+    gap between consecutive messages (s), first/last (µs UTC). Sorted by count, descending.
+
+    One pass in the Rust core over the selected rows (ascending row numbers); only a session
+    whose times go backwards within a topic takes the sorting path."""
+    if len(rows) == 0:
+        return []
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    g = group_stats(view.codes, view.ts, view.sizes, rows, len(view.topics))
+    if not g.ordered or (len(rows) > 1 and bool(np.any(rows[1:] < rows[:-1]))):
+        return topic_statistics_sorted(view, rows)
+    out: list[dict[str, Any]] = []
+    count, nbytes, first, last = (a.tolist() for a in (g.count, g.bytes, g.first, g.last))
+    gmin, gmax = g.gap_min.tolist(), g.gap_max.tolist()
+    for code, n in enumerate(count):
+        if n == 0:
+            continue
+        topic = view.topics[code]
+        span = (last[code] - first[code]) / 1e6
+        out.append(
+            {
+                "topic": topic,
+                "category": category(topic),
+                "count": n,
+                "bytes": nbytes[code],
+                "rate": (n - 1) / span if span > 0 else None,
+                "gap_min_s": gmin[code] / 1e6 if n > 1 else None,
+                "gap_max_s": gmax[code] / 1e6 if n > 1 else None,
+                "gap_mean_s": span / (n - 1) if n > 1 else None,
+                "first_us": first[code],
+                "last_us": last[code],
+            }
+        )
+    out.sort(key=lambda r: (-r["count"], r["topic"]))
+    return out
+
+
+def topic_statistics_sorted(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
+    """The reference of :func:`topic_statistics` (sorts by topic, then time). Per topic over ``rows``: count, bytes, rate (msg/s over the topic's span), min/max/mean
     gap between consecutive messages (s), first/last (µs UTC). Sorted by count, descending."""
     if len(rows) == 0:
         return []
     codes = view.codes[rows]
     ts = view.ts[rows]
-    order = np.lexsort((ts, codes))
+    order = _topic_time_order(codes, ts)
     codes, ts = codes[order], ts[order]
     sizes = view.sizes[rows][order]
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])

@@ -9,8 +9,10 @@ __all__ = [
     "Replayer",
     "Session",
     "__version__",
+    "bucket_counts",
     "fetch_payloads",
     "open_session",
+    "topic_stats",
 ]
 
 @final
@@ -50,6 +52,19 @@ def open_session(
     progress: Progress | None = None,
 ) -> Session: ...
 def fetch_payloads(path: str | Any, offsets: list[int], lengths: list[int]) -> list[str]: ...
+def topic_stats(
+    codes: Any, ts: Any, sizes: Any, rows: Any | None, n_topics: int
+) -> tuple[list[int], list[int], list[int], list[int], list[int], list[int], bool]: ...
+def bucket_counts(
+    codes: Any,
+    ts: Any,
+    rows: Any | None,
+    lane_of_code: Any,
+    x0: int,
+    x1: int,
+    lanes: int,
+    buckets: int,
+) -> tuple[list[int], int]: ...
 
 @final
 class Replayer:

@@ -5,11 +5,15 @@ Pure functions over pyarrow tables: the CLI's ``info`` and the Session Manager b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mqtt_replay import _core
 from mqtt_replay.session import Session
 
 # Category by topic prefix (SPEC §4); the first match wins, so NodeRed precedes module/.
@@ -100,3 +104,77 @@ def _gap_stats(table: pa.Table) -> dict[str, tuple[float, float, float]]:
         r["topic"]: (r["gap_min"] / 1e6, r["gap_max"] / 1e6, r["gap_mean"] / 1e6)
         for r in agg.to_pylist()
     }
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Per-topic aggregates of a row selection (index = topic code); see :func:`group_stats`."""
+
+    count: npt.NDArray[np.int64]
+    bytes: npt.NDArray[np.int64]
+    first: npt.NDArray[np.int64]
+    last: npt.NDArray[np.int64]
+    gap_min: npt.NDArray[np.int64]
+    gap_max: npt.NDArray[np.int64]
+    ordered: bool
+
+
+def _rows_arg(rows: npt.ArrayLike | None) -> npt.NDArray[np.int64] | None:
+    return None if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+
+
+def group_stats(
+    codes: npt.ArrayLike,
+    ts: npt.ArrayLike,
+    sizes: npt.ArrayLike,
+    rows: npt.ArrayLike | None,
+    n_topics: int,
+) -> GroupStats:
+    """Count, bytes, first/last timestamp and min/max gap per topic code over ``rows`` (all
+    rows when None), in one pass in row order in the Rust core (GIL released).
+
+    Gaps are between consecutive selected rows of a topic; ``ordered`` is False when a topic's
+    timestamps go backwards in that order (then sort before trusting the gaps). Topics with
+    fewer than two rows have ``gap_min = 2**63-1`` and ``gap_max = -2**63``."""
+    out = _core.topic_stats(
+        np.ascontiguousarray(codes, dtype=np.int32),
+        np.ascontiguousarray(ts, dtype=np.int64),
+        np.ascontiguousarray(sizes, dtype=np.int64),
+        _rows_arg(rows),
+        n_topics,
+    )
+    count, nbytes, first, last, gap_min, gap_max, ordered = out
+
+    def arr(values: list[int]) -> npt.NDArray[np.int64]:
+        return np.asarray(values, dtype=np.int64)
+
+    return GroupStats(
+        arr(count), arr(nbytes), arr(first), arr(last), arr(gap_min), arr(gap_max), ordered
+    )
+
+
+def bucket_counts(
+    codes: npt.ArrayLike,
+    ts: npt.ArrayLike,
+    rows: npt.ArrayLike | None,
+    lane_of_code: npt.ArrayLike,
+    x0: int,
+    x1: int,
+    lanes: int,
+    buckets: int,
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Counts of the selected rows with ``x0 <= ts <= x1`` per lane and time bucket, shape
+    ``(lanes, buckets)``; bucket ``i`` covers ``[x0 + i*span//buckets, x0 + (i+1)*span//buckets)``
+    with ``span = max(x1 - x0 + 1, buckets)``; topics whose lane is negative are left out. Also
+    returns how many selected rows lay in the range. One pass in the Rust core."""
+    counts, inside = _core.bucket_counts(
+        np.ascontiguousarray(codes, dtype=np.int32),
+        np.ascontiguousarray(ts, dtype=np.int64),
+        _rows_arg(rows),
+        np.ascontiguousarray(lane_of_code, dtype=np.int64),
+        int(x0),
+        int(x1),
+        int(lanes),
+        int(buckets),
+    )
+    return np.asarray(counts, dtype=np.int64).reshape(lanes, buckets), int(inside)

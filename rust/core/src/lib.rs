@@ -2,6 +2,7 @@
 //!
 //! The binding crate (`rust/py`) turns these types into the private module `mqtt_replay._core`.
 
+pub mod agg;
 pub mod error;
 pub mod ndjson;
 pub mod scan;

@@ -18,6 +18,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
+mod agg;
 mod recorder;
 mod replay;
 
@@ -217,6 +218,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Session>()?;
     m.add_function(wrap_pyfunction!(open_session, m)?)?;
     m.add_function(wrap_pyfunction!(fetch_payloads, m)?)?;
+    m.add_function(wrap_pyfunction!(agg::topic_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(agg::bucket_counts, m)?)?;
     m.add_class::<replay::Replayer>()?;
     m.add_class::<recorder::Recorder>()?;
     Ok(())

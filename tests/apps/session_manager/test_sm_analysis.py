@@ -8,8 +8,10 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 from apps.session_manager.analysis import NOISY_FAMILIES, Selection, SessionView
+from sm_helpers import synthetic_view
 
 from apps.session_manager import analysis as an
+from apps.session_manager import timeline as tl
 from mqtt_replay.analysis import topic_stats
 
 
@@ -200,6 +202,18 @@ def test_memo_is_bounded() -> None:
     assert memo.get(0, lambda: -1) == -1
 
 
+def test_memo_is_bounded_by_the_bytes_of_its_arrays() -> None:
+    memo = an.Memo(capacity=100, max_bytes=3 * 8000)
+    for i in range(6):
+        memo.get(("rows", i), lambda: np.zeros(1000, np.int64))  # 8,000 bytes each
+        assert memo.nbytes <= 3 * 8000
+    assert len(memo) == 3
+    assert memo.get(("rows", 5), lambda: None) is not None  # the newest stay
+    assert memo.get(("rows", 0), lambda: None) is None  # the oldest went
+    memo.get("big", lambda: (np.zeros(10_000, np.int64), [np.zeros(10, np.int8)]))
+    assert len(memo) == 1 and memo.nbytes == 80_010  # alone over budget, still kept
+
+
 def test_no_timestamp_session(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from mqtt_replay import open_session
 
@@ -213,3 +227,43 @@ def test_no_timestamp_session(tmp_path) -> None:  # type: ignore[no-untyped-def]
     view = an.build_view(open_session(path))
     assert len(view) == 2 and not view.ts_valid.any()
     assert len(an.selected_rows(view, Selection())) == 2
+
+
+def test_one_pass_statistics_equal_the_sorting_reference(wrb_view: SessionView) -> None:
+    v = wrb_view
+    every_third = np.arange(0, len(v), 3, dtype=np.int64)
+    for rows in (np.arange(len(v), dtype=np.int64), every_third):
+        fast, ref = an.topic_statistics(v, rows), an.topic_statistics_sorted(v, rows)
+        assert [r["topic"] for r in fast] == [r["topic"] for r in ref]
+        for a, b in zip(fast, ref, strict=True):
+            assert a == pytest.approx(b)
+
+
+def test_time_ordered_shortcuts_equal_the_general_path() -> None:
+    """Slices and binary searches (sessions in time order) give what masks give."""
+    ordered = synthetic_view(20_000, 12, seconds=600)
+    # the same messages, two of them swapped in time: the general path is taken
+    general = synthetic_view(20_000, 12, seconds=600)
+    general.ts = general.ts.copy()
+    general.ts[[100, 101]] = general.ts[[101, 100]] + np.array([0, 1])
+    assert ordered.time_ordered and not general.time_ordered
+    t0 = int(ordered.ts[5000])
+    for sel in (
+        Selection(),
+        Selection(prefilter=False),
+        Selection(window=(t0, t0 + 60_000_000), prefilter=False),
+        Selection(window=(t0, t0 + 60_000_000), excluded=frozenset({"ccu/topic/0"})),
+    ):
+        fast, slow = an.selected_rows(ordered, sel), an.selected_rows(general, sel)
+        np.testing.assert_array_equal(fast, slow)
+        ref = np.flatnonzero(
+            an.window_mask(ordered, sel.window)
+            & np.array([t not in sel.excluded for t in ordered.topics])[ordered.codes]
+            & ((an.family_of_rows(ordered) < 0) | (not sel.prefilter))
+        )
+        np.testing.assert_array_equal(fast, ref)
+        assert an.topic_tree(ordered, sel) == an.topic_tree(general, sel)
+        a = tl.aggregate(ordered, fast, visible=sel.window, max_points=100)
+        b = tl.aggregate(general, slow, visible=sel.window, max_points=100)
+        assert (a.mode, a.lanes, a.x0, a.x1, a.total) == (b.mode, b.lanes, b.x0, b.x1, b.total)
+        np.testing.assert_array_equal(a.counts, b.counts)

@@ -1,0 +1,235 @@
+//! Single-pass aggregations over a session's index columns, for interactive analysis.
+//!
+//! The Session Manager keeps three NumPy columns per session (topic code, timestamp in µs,
+//! payload size) and asks for per-topic statistics and per-lane time buckets of a selection of
+//! rows after every click. With millions of rows a sort per click is too slow; these functions
+//! walk the selected rows once, in row order, with per-topic accumulators.
+
+use std::fmt;
+
+/// Why an aggregation could not be computed from the given columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AggError {
+    /// Columns of different lengths.
+    Length(&'static str),
+    /// A row index outside the columns.
+    Row(i64),
+    /// A topic code outside `0..n_topics`.
+    Code(i32),
+    /// A bad parameter (bucket count, lane count).
+    Param(&'static str),
+}
+
+impl fmt::Display for AggError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Length(what) => write!(f, "column lengths differ: {what}"),
+            Self::Row(r) => write!(f, "row {r} is outside the session"),
+            Self::Code(c) => write!(f, "topic code {c} is out of range"),
+            Self::Param(what) => write!(f, "invalid parameter: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for AggError {}
+
+/// Per-topic statistics of a selection (index = topic code).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicStats {
+    pub count: Vec<i64>,
+    pub bytes: Vec<i64>,
+    /// First/last timestamp (µs); meaningless where `count` is 0.
+    pub first: Vec<i64>,
+    pub last: Vec<i64>,
+    /// Smallest/largest gap (µs) between consecutive messages of a topic; `i64::MAX`/`i64::MIN`
+    /// where the topic has fewer than two messages.
+    pub gap_min: Vec<i64>,
+    pub gap_max: Vec<i64>,
+    /// False when some topic's timestamps go backwards in row order: then the gaps above are
+    /// not the gaps in time order and the caller must sort (count and bytes stay right).
+    pub ordered: bool,
+}
+
+fn check_rows(rows: Option<&[i64]>, n: usize) -> Result<(), AggError> {
+    if let Some(rows) = rows {
+        if let Some(&bad) = rows.iter().find(|&&r| r < 0 || r as u64 >= n as u64) {
+            return Err(AggError::Row(bad));
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f(row)` for every selected row (all rows when `rows` is `None`), in order.
+#[inline]
+fn for_rows(rows: Option<&[i64]>, n: usize, mut f: impl FnMut(usize)) {
+    match rows {
+        Some(rows) => rows.iter().for_each(|&r| f(r as usize)),
+        None => (0..n).for_each(f),
+    }
+}
+
+/// Count, bytes, first/last time and min/max gap per topic over `rows` (row order).
+pub fn topic_stats(
+    codes: &[i32],
+    ts: &[i64],
+    sizes: &[i64],
+    rows: Option<&[i64]>,
+    n_topics: usize,
+) -> Result<TopicStats, AggError> {
+    let n = codes.len();
+    if ts.len() != n || sizes.len() != n {
+        return Err(AggError::Length("codes, timestamps and sizes"));
+    }
+    check_rows(rows, n)?;
+    let mut s = TopicStats {
+        count: vec![0; n_topics],
+        bytes: vec![0; n_topics],
+        first: vec![0; n_topics],
+        last: vec![0; n_topics],
+        gap_min: vec![i64::MAX; n_topics],
+        gap_max: vec![i64::MIN; n_topics],
+        ordered: true,
+    };
+    let mut bad_code = None;
+    for_rows(rows, n, |r| {
+        let code = codes[r];
+        let Some(c) = usize::try_from(code).ok().filter(|&c| c < n_topics) else {
+            bad_code.get_or_insert(code);
+            return;
+        };
+        let t = ts[r];
+        if s.count[c] == 0 {
+            s.first[c] = t;
+        } else {
+            let gap = t - s.last[c];
+            if gap < 0 {
+                s.ordered = false;
+            }
+            s.gap_min[c] = s.gap_min[c].min(gap);
+            s.gap_max[c] = s.gap_max[c].max(gap);
+        }
+        s.last[c] = t;
+        s.count[c] += 1;
+        s.bytes[c] += sizes[r];
+    });
+    match bad_code {
+        Some(code) => Err(AggError::Code(code)),
+        None => Ok(s),
+    }
+}
+
+/// Message counts per lane and time bucket of the selected rows whose time lies in
+/// `x0..=x1`: `counts[lane * buckets + bucket]`, bucket `i` covering
+/// `[x0 + i*span/buckets, x0 + (i+1)*span/buckets)` with `span = max(x1 - x0 + 1, buckets)`.
+/// `lane_of_code[code]` is the lane of a topic, or negative to leave it out.
+/// Returns the counts and the number of rows inside the range (also those left out by lane).
+#[allow(clippy::too_many_arguments)]
+pub fn bucket_counts(
+    codes: &[i32],
+    ts: &[i64],
+    rows: Option<&[i64]>,
+    lane_of_code: &[i64],
+    x0: i64,
+    x1: i64,
+    lanes: usize,
+    buckets: usize,
+) -> Result<(Vec<i64>, u64), AggError> {
+    let n = codes.len();
+    if ts.len() != n {
+        return Err(AggError::Length("codes and timestamps"));
+    }
+    if buckets == 0 || x1 < x0 {
+        return Err(AggError::Param("need buckets > 0 and x0 <= x1"));
+    }
+    if lane_of_code.iter().any(|&l| l >= lanes as i64) {
+        return Err(AggError::Param("a lane is not below the lane count"));
+    }
+    check_rows(rows, n)?;
+    let nb = buckets as i128;
+    let span = (i128::from(x1) - i128::from(x0) + 1).max(nb);
+    // Bucket i holds the t with floor((t - x0) * nb / span) == i, i.e. t >= edge(i) with
+    // edge(i) = x0 + ceil(i * span / nb). Rows mostly come in time order, so the current
+    // bucket's edges are kept and a division happens only when a row leaves them.
+    let edge = |i: usize| i128::from(x0) + (i as i128 * span + nb - 1) / nb;
+    let locate = |t: i64| ((i128::from(t - x0) * nb / span) as usize).min(buckets - 1);
+    let (mut b, mut lo, mut hi) = (0_usize, edge(0), edge(1));
+    let mut counts = vec![0_i64; lanes * buckets];
+    let mut inside = 0_u64;
+    let mut bad_code = None;
+    for_rows(rows, n, |r| {
+        let t = ts[r];
+        if t < x0 || t > x1 {
+            return;
+        }
+        inside += 1;
+        let code = codes[r];
+        let Some(&lane) = usize::try_from(code).ok().and_then(|c| lane_of_code.get(c)) else {
+            bad_code.get_or_insert(code);
+            return;
+        };
+        if lane < 0 {
+            return;
+        }
+        let wide = i128::from(t);
+        if wide < lo || wide >= hi {
+            b = locate(t);
+            (lo, hi) = (edge(b), edge(b + 1));
+        }
+        counts[lane as usize * buckets + b] += 1;
+    });
+    match bad_code {
+        Some(code) => Err(AggError::Code(code)),
+        None => Ok((counts, inside)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_per_topic_in_row_order() {
+        let codes = [0, 1, 0, 0, 1];
+        let ts = [10, 11, 15, 30, 40];
+        let sizes = [1, 2, 3, 4, 5];
+        let s = topic_stats(&codes, &ts, &sizes, None, 3).unwrap();
+        assert_eq!(s.count, vec![3, 2, 0]);
+        assert_eq!(s.bytes, vec![8, 7, 0]);
+        assert_eq!((s.first[0], s.last[0]), (10, 30));
+        assert_eq!((s.gap_min[0], s.gap_max[0]), (5, 15));
+        assert_eq!((s.gap_min[1], s.gap_max[1]), (29, 29));
+        assert_eq!((s.gap_min[2], s.gap_max[2]), (i64::MAX, i64::MIN));
+        assert!(s.ordered);
+        let sub = topic_stats(&codes, &ts, &sizes, Some(&[0, 3]), 3).unwrap();
+        assert_eq!(sub.count, vec![2, 0, 0]);
+        assert_eq!(sub.gap_min[0], 20);
+    }
+
+    #[test]
+    fn stats_flag_backwards_time_and_reject_bad_input() {
+        let s = topic_stats(&[0, 0], &[5, 4], &[0, 0], None, 1).unwrap();
+        assert!(!s.ordered);
+        assert_eq!(
+            topic_stats(&[0], &[1], &[1], Some(&[1]), 1),
+            Err(AggError::Row(1))
+        );
+        assert_eq!(
+            topic_stats(&[2], &[1], &[1], None, 1),
+            Err(AggError::Code(2))
+        );
+        assert!(topic_stats(&[0], &[1, 2], &[1], None, 1).is_err());
+    }
+
+    #[test]
+    fn buckets_cover_the_range_inclusively() {
+        let codes = [0, 1, 0, 1, 0];
+        let ts = [0, 5, 9, 10, 11];
+        let (counts, inside) = bucket_counts(&codes, &ts, None, &[0, 1], 0, 9, 2, 2).unwrap();
+        assert_eq!(inside, 3);
+        assert_eq!(counts, vec![1, 1, 0, 1]);
+        let (counts, inside) = bucket_counts(&codes, &ts, None, &[0, -1], 0, 11, 1, 3).unwrap();
+        assert_eq!(inside, 5);
+        assert_eq!(counts, vec![1, 0, 2]);
+        assert!(bucket_counts(&codes, &ts, None, &[0, 2], 0, 9, 2, 2).is_err());
+    }
+}
