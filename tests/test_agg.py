@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mqtt_replay.analysis import bucket_counts, group_stats
+from mqtt_replay.analysis import bucket_counts, group_stats, sort_rows
 from mqtt_replay.errors import InvalidOptionError
 
 Columns = tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64], int]
@@ -97,3 +97,21 @@ def test_bad_input_is_refused_with_a_reason() -> None:
         bucket_counts(codes, ts, None, [0, 1], 10, 0, 2, 4)
     with pytest.raises(InvalidOptionError, match="1-D"):
         group_stats(np.zeros((2, 2), np.int32), ts, sizes, None, 2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    keys=st.lists(st.integers(-(2**63), 2**63 - 1) | st.integers(-3, 3), max_size=50),
+    data=st.data(),
+)
+def test_sort_rows_is_a_stable_sort(keys: list[int], data: st.DataObject) -> None:
+    column = np.array(keys, dtype=np.int64)
+    rows = selection(data, len(keys))
+    rows = np.arange(len(keys), dtype=np.int64) if rows is None else rows
+    rows = data.draw(st.permutations(rows.tolist())) if data.draw(st.booleans()) else rows
+    rows = np.array(rows, dtype=np.int64)
+    for descending in (False, True):
+        got = sort_rows(column, rows, descending=descending)
+        # Python's sort is stable: the reference
+        want = sorted(rows.tolist(), key=lambda r: -int(column[r]) if descending else column[r])
+        assert got.tolist() == want

@@ -12,6 +12,7 @@ __all__ = [
     "bucket_counts",
     "fetch_payloads",
     "open_session",
+    "sort_rows",
     "topic_stats",
 ]
 
@@ -65,6 +66,7 @@ def bucket_counts(
     lanes: int,
     buckets: int,
 ) -> tuple[list[int], int]: ...
+def sort_rows(keys: Any, rows: Any, out: Any, descending: bool = False) -> None: ...
 
 @final
 class Replayer:

@@ -178,3 +178,14 @@ def bucket_counts(
         int(buckets),
     )
     return np.asarray(counts, dtype=np.int64).reshape(lanes, buckets), int(inside)
+
+
+def sort_rows(
+    keys: npt.ArrayLike, rows: npt.ArrayLike, *, descending: bool = False
+) -> npt.NDArray[np.int64]:
+    """``rows`` ordered by ``keys[row]`` (a column of the whole session), ascending or
+    descending, ties kept in the order of ``rows`` (a stable sort); parallel, in the Rust core."""
+    rows_arr = np.ascontiguousarray(rows, dtype=np.int64)
+    out = np.empty(len(rows_arr), dtype=np.int64)
+    _core.sort_rows(np.ascontiguousarray(keys, dtype=np.int64), rows_arr, out, descending)
+    return out

@@ -183,6 +183,53 @@ pub fn bucket_counts(
     }
 }
 
+/// `rows` ordered by `keys[row]` (ascending, or descending), ties kept in their order in
+/// `rows` — a stable sort. Sessions have millions of rows, so it packs (key, position) into
+/// one `u64` when the keys span less than 2^32 (sizes, topic ranks, short time ranges) and
+/// sorts in parallel; otherwise it sorts (key, position) pairs.
+pub fn sort_rows(keys: &[i64], rows: &[i64], descending: bool) -> Result<Vec<i64>, AggError> {
+    use rayon::slice::ParallelSliceMut;
+
+    check_rows(Some(rows), keys.len())?;
+    if rows.len() > u32::MAX as usize {
+        return Err(AggError::Param("at most 2^32 rows"));
+    }
+    let key = |r: i64| {
+        let k = keys[r as usize];
+        if descending {
+            // order-reversing map that cannot overflow: !k == -k - 1
+            !k
+        } else {
+            k
+        }
+    };
+    let (lo, hi) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &r| {
+        (lo.min(key(r)), hi.max(key(r)))
+    });
+    if rows.is_empty() || (i128::from(hi) - i128::from(lo)) < (1_i128 << 32) {
+        let mut packed: Vec<u64> = rows
+            .iter()
+            .enumerate()
+            .map(|(pos, &r)| ((key(r).wrapping_sub(lo) as u64) << 32) | pos as u64)
+            .collect();
+        packed.par_sort_unstable();
+        return Ok(packed
+            .into_iter()
+            .map(|p| rows[(p & 0xFFFF_FFFF) as usize])
+            .collect());
+    }
+    let mut pairs: Vec<(i64, u32)> = rows
+        .iter()
+        .enumerate()
+        .map(|(pos, &r)| (key(r), pos as u32))
+        .collect();
+    pairs.par_sort_unstable();
+    Ok(pairs
+        .into_iter()
+        .map(|(_, pos)| rows[pos as usize])
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +278,24 @@ mod tests {
         assert_eq!(inside, 5);
         assert_eq!(counts, vec![1, 0, 2]);
         assert!(bucket_counts(&codes, &ts, None, &[0, 2], 0, 9, 2, 2).is_err());
+    }
+
+    #[test]
+    fn sort_rows_is_stable_both_ways() {
+        let keys = [5, 1, 5, 3, i64::MIN, i64::MAX];
+        assert_eq!(
+            sort_rows(&keys, &[0, 1, 2, 3], false).unwrap(),
+            vec![1, 3, 0, 2]
+        );
+        assert_eq!(
+            sort_rows(&keys, &[0, 1, 2, 3], true).unwrap(),
+            vec![0, 2, 3, 1]
+        );
+        assert_eq!(sort_rows(&keys, &[2, 0], true).unwrap(), vec![2, 0]);
+        // a key range beyond 2^32 takes the pair path
+        assert_eq!(sort_rows(&keys, &[5, 0, 4], false).unwrap(), vec![4, 0, 5]);
+        assert_eq!(sort_rows(&keys, &[5, 0, 4], true).unwrap(), vec![5, 0, 4]);
+        assert_eq!(sort_rows(&keys, &[], true).unwrap(), Vec::<i64>::new());
+        assert_eq!(sort_rows(&keys, &[6], true), Err(AggError::Row(6)));
     }
 }

@@ -122,3 +122,44 @@ pub fn bucket_counts(
     py.detach(|| agg::bucket_counts(c, t, r, l, x0, x1, lanes, buckets))
         .map_err(|e| agg_err(py, e))
 }
+
+/// Writes `rows` stably ordered by `keys[row]` (int64 column of the whole session) into
+/// `out` (a writable int64 array as long as `rows`). Releases the GIL.
+#[pyfunction]
+#[pyo3(signature = (keys, rows, out, descending=false))]
+pub fn sort_rows(
+    py: Python<'_>,
+    keys: &Bound<'_, PyAny>,
+    rows: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+    descending: bool,
+) -> PyResult<()> {
+    let keys = Column::<i64>::new(py, keys, "keys")?;
+    let rows = Column::<i64>::new(py, rows, "rows")?;
+    let out = Column::<i64>::new(py, out, "out")?;
+    if out.buf.readonly() || out.buf.item_count() != rows.buf.item_count() {
+        return Err(raise(
+            py,
+            "InvalidOptionError",
+            "out: expected a writable int64 array as long as rows".into(),
+            None,
+        ));
+    }
+    let (k, r) = (keys.slice(), rows.slice());
+    let sorted = py
+        .detach(|| agg::sort_rows(k, r, descending))
+        .map_err(|e| agg_err(py, e))?;
+    if !sorted.is_empty() {
+        // SAFETY: `out` is a writable, 1-D, C-contiguous int64 buffer of exactly
+        // `sorted.len()` items (checked above), exported while `out` lives; the GIL is held,
+        // so no Python code touches it meanwhile.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                sorted.as_ptr(),
+                out.buf.buf_ptr().cast::<i64>(),
+                sorted.len(),
+            );
+        }
+    }
+    Ok(())
+}

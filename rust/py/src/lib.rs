@@ -220,6 +220,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fetch_payloads, m)?)?;
     m.add_function(wrap_pyfunction!(agg::topic_stats, m)?)?;
     m.add_function(wrap_pyfunction!(agg::bucket_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(agg::sort_rows, m)?)?;
     m.add_class::<replay::Replayer>()?;
     m.add_class::<recorder::Recorder>()?;
     Ok(())

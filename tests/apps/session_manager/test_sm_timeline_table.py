@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from apps.session_manager.analysis import Selection, SessionView
+from sm_helpers import synthetic_view
 
 from apps.session_manager import analysis as an
 from apps.session_manager import message_table as mt
@@ -187,3 +188,18 @@ def test_table_scales_to_a_million_rows(make_synthetic: Callable[..., SessionVie
     assert got["rowCount"] == 1_000_000 and len(got["rowData"]) == 100
     sizes = [r["size"] for r in got["rowData"]]
     assert sizes == sorted(sizes, reverse=True)
+
+
+@pytest.mark.parametrize("col", ["time", "size", "topic", "row"])
+@pytest.mark.parametrize("direction", ["asc", "desc"])
+def test_one_key_sort_equals_the_general_sort(col: str, direction: str) -> None:
+    view = synthetic_view(50_000, 7, seconds=30)  # many equal sizes and times: ties matter
+    view.sizes = view.sizes % 5
+    view.ts = view.ts // 1_000_000 * 1_000_000
+    rows = np.arange(0, len(view), 2, dtype=np.int64)
+    one = mt.apply_sort_model(view, rows, [{"colId": col, "sort": direction}])
+    two = mt.apply_sort_model(
+        view, rows, [{"colId": col, "sort": direction}, {"colId": "row", "sort": "asc"}]
+    )
+    np.testing.assert_array_equal(one, two)
+    assert sorted(one.tolist()) == rows.tolist()
