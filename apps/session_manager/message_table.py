@@ -175,7 +175,18 @@ def apply_sort_model(
             column = rank[view.codes]
         else:
             raise QueryError(f"column {col!r} cannot be sorted")
-        return sort_rows(column, rows, descending=desc)
+        # The whole session sorted once per column and direction; a selection's order is that
+        # order filtered by the selection (a stable sort restricted to a subset stays one), so
+        # a filter change while sorted costs a pass, not a sort.
+        everything = view.memo.get(
+            ("sorted-all", col, desc),
+            lambda: sort_rows(column, np.arange(len(view), dtype=np.int64), descending=desc),
+        )
+        if len(rows) == len(view):
+            return everything
+        member = np.zeros(len(view), dtype=bool)
+        member[rows] = True
+        return everything[member[everything]]
     keys: list[np.ndarray[Any, Any]] = []
     for item in reversed(list(sort)):  # lexsort: last key is primary
         col, desc = item.get("colId"), item.get("sort") == "desc"

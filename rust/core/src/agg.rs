@@ -183,40 +183,59 @@ pub fn bucket_counts(
     }
 }
 
-/// `rows` ordered by `keys[row]` (ascending, or descending), ties kept in their order in
-/// `rows` — a stable sort. Sessions have millions of rows, so it packs (key, position) into
-/// one `u64` when the keys span less than 2^32 (sizes, topic ranks, short time ranges) and
-/// sorts in parallel; otherwise it sorts (key, position) pairs.
-pub fn sort_rows(keys: &[i64], rows: &[i64], descending: bool) -> Result<Vec<i64>, AggError> {
+/// Largest key range sorted by counting (the counts take 8 bytes per possible key).
+const COUNTING_RANGE: u64 = 1 << 20;
+
+/// Writes `rows` ordered by `keys[row]` (ascending, or descending) into `out`, ties kept in
+/// their order in `rows` — a stable sort. Sessions have millions of rows: keys spanning at
+/// most 2^20 values (payload sizes, topic ranks) take a counting sort straight into `out`
+/// (two passes, no temporary copies); others a parallel sort of (key, position) pairs.
+pub fn sort_rows_into(
+    keys: &[i64],
+    rows: &[i64],
+    descending: bool,
+    out: &mut [i64],
+) -> Result<(), AggError> {
     use rayon::slice::ParallelSliceMut;
 
     check_rows(Some(rows), keys.len())?;
+    if out.len() != rows.len() {
+        return Err(AggError::Length("rows and out"));
+    }
     if rows.len() > u32::MAX as usize {
         return Err(AggError::Param("at most 2^32 rows"));
     }
     let key = |r: i64| {
         let k = keys[r as usize];
+        // !k == -k - 1: order-reversing and cannot overflow
         if descending {
-            // order-reversing map that cannot overflow: !k == -k - 1
             !k
         } else {
             k
         }
     };
     let (lo, hi) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &r| {
-        (lo.min(key(r)), hi.max(key(r)))
+        let k = key(r);
+        (lo.min(k), hi.max(k))
     });
-    if rows.is_empty() || (i128::from(hi) - i128::from(lo)) < (1_i128 << 32) {
-        let mut packed: Vec<u64> = rows
-            .iter()
-            .enumerate()
-            .map(|(pos, &r)| ((key(r).wrapping_sub(lo) as u64) << 32) | pos as u64)
-            .collect();
-        packed.par_sort_unstable();
-        return Ok(packed
-            .into_iter()
-            .map(|p| rows[(p & 0xFFFF_FFFF) as usize])
-            .collect());
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let range = hi.wrapping_sub(lo) as u64;
+    if range < COUNTING_RANGE {
+        let mut start = vec![0_usize; range as usize + 2];
+        for &r in rows {
+            start[key(r).wrapping_sub(lo) as usize + 1] += 1;
+        }
+        for i in 0..=range as usize {
+            start[i + 1] += start[i];
+        }
+        for &r in rows {
+            let slot = &mut start[key(r).wrapping_sub(lo) as usize];
+            out[*slot] = r;
+            *slot += 1;
+        }
+        return Ok(());
     }
     let mut pairs: Vec<(i64, u32)> = rows
         .iter()
@@ -224,10 +243,17 @@ pub fn sort_rows(keys: &[i64], rows: &[i64], descending: bool) -> Result<Vec<i64
         .map(|(pos, &r)| (key(r), pos as u32))
         .collect();
     pairs.par_sort_unstable();
-    Ok(pairs
-        .into_iter()
-        .map(|(_, pos)| rows[pos as usize])
-        .collect())
+    for (slot, (_, pos)) in out.iter_mut().zip(pairs) {
+        *slot = rows[pos as usize];
+    }
+    Ok(())
+}
+
+/// [`sort_rows_into`] into a new vector.
+pub fn sort_rows(keys: &[i64], rows: &[i64], descending: bool) -> Result<Vec<i64>, AggError> {
+    let mut out = vec![0; rows.len()];
+    sort_rows_into(keys, rows, descending, &mut out)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -292,7 +318,7 @@ mod tests {
             vec![0, 2, 3, 1]
         );
         assert_eq!(sort_rows(&keys, &[2, 0], true).unwrap(), vec![2, 0]);
-        // a key range beyond 2^32 takes the pair path
+        // a key range beyond 2^20 takes the pair path
         assert_eq!(sort_rows(&keys, &[5, 0, 4], false).unwrap(), vec![4, 0, 5]);
         assert_eq!(sort_rows(&keys, &[5, 0, 4], true).unwrap(), vec![5, 0, 4]);
         assert_eq!(sort_rows(&keys, &[], true).unwrap(), Vec::<i64>::new());

@@ -146,20 +146,15 @@ pub fn sort_rows(
         ));
     }
     let (k, r) = (keys.slice(), rows.slice());
-    let sorted = py
-        .detach(|| agg::sort_rows(k, r, descending))
-        .map_err(|e| agg_err(py, e))?;
-    if !sorted.is_empty() {
-        // SAFETY: `out` is a writable, 1-D, C-contiguous int64 buffer of exactly
-        // `sorted.len()` items (checked above), exported while `out` lives; the GIL is held,
-        // so no Python code touches it meanwhile.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                sorted.as_ptr(),
-                out.buf.buf_ptr().cast::<i64>(),
-                sorted.len(),
-            );
-        }
-    }
-    Ok(())
+    let len = out.buf.item_count();
+    let target: &mut [i64] = if len == 0 {
+        &mut []
+    } else {
+        // SAFETY: `out` is a writable, 1-D, C-contiguous int64 buffer of `len` items (checked
+        // above), exported while `out` lives; the Python wrapper allocated it for this call,
+        // so nothing else reads or writes it while the GIL is released.
+        unsafe { std::slice::from_raw_parts_mut(out.buf.buf_ptr().cast::<i64>(), len) }
+    };
+    py.detach(|| agg::sort_rows_into(k, r, descending, target))
+        .map_err(|e| agg_err(py, e))
 }
