@@ -775,14 +775,17 @@ def bench_size(messages: int, repeat: int, browser: bool) -> dict[str, Any]:
             )
             if o["label"] == NO_SESSION:
                 continue
+            # The issue asks for this once in a real browser, without a bar of its own (the
+            # 2 s bar is the server's open-to-figure); next to it, the page without a session.
+            alone = [x["open_s"] * 1e3 for x in chrome["opens"] if x["label"] == NO_SESSION]
             rows.append(
                 [
                     f"{OPEN} in Chromium, {o['label']}",
                     o["requests"],
                     f"{ms:,.0f}",
                     _kb(o["bytes"]),
-                    f"≤ {BAR_OPEN_MS:,.0f} ms",
-                    _verdict(ms <= BAR_OPEN_MS),
+                    "-",
+                    f"info (page alone {alone[0]:,.0f} ms)" if alone else "info",
                 ]
             )
 
