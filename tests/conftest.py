@@ -30,6 +30,19 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_index_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests (and the apps and CLIs they start) cache indexes in a temporary directory, never
+    in the user's ``~/.cache``."""
+    before = os.environ.get("MQTT_REPLAY_CACHE")
+    os.environ["MQTT_REPLAY_CACHE"] = str(tmp_path_factory.mktemp("index-cache"))
+    yield
+    if before is None:
+        os.environ.pop("MQTT_REPLAY_CACHE", None)
+    else:
+        os.environ["MQTT_REPLAY_CACHE"] = before
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

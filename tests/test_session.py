@@ -291,3 +291,25 @@ def test_progress_callback(tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
     open_session(path, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+
+
+def test_the_cache_keeps_the_most_recently_used_indexes(tmp_path: Path) -> None:
+    from mqtt_replay.session import prune_cache
+
+    cache = tmp_path / "cache"
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"s{i}.log"
+        path.write_text(json.dumps({"topic": "a", "payload": "x" * 100}) + "\n")
+        open_session(path, mode="index", cache=cache)
+        paths.append(path)
+    files = sorted(cache.glob("*.arrow"), key=lambda f: f.name)
+    assert len(files) == 4
+    for age, f in enumerate(files):  # s0 oldest … s3 newest
+        os.utime(f, ns=(10**18 + age * 10**9, 10**18 + age * 10**9))
+    assert open_session(paths[0], mode="index", cache=cache).from_cache  # s0 used again
+    size = files[0].stat().st_size
+    removed = prune_cache(cache, max_files=2, max_bytes=10 * size)
+    assert sorted(f.name.split(".")[0] for f in removed) == ["s1", "s2"]
+    assert prune_cache(cache, max_files=10, max_bytes=size, keep=files[3]) == [files[0]]
+    assert [f.name for f in cache.glob("*.arrow")] == [files[3].name]

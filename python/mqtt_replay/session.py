@@ -15,6 +15,7 @@ the Rust core and hands the result to pyarrow without copying. Two modes:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -34,6 +35,9 @@ from mqtt_replay.errors import InvalidOptionError, SessionParseError
 
 DEFAULT_TZ = "Europe/Berlin"
 INDEX_CACHE_VERSION = "2"
+# The index cache keeps the most recently used indexes within these bounds.
+CACHE_MAX_BYTES = 4 * 1024**3
+CACHE_MAX_FILES = 200
 ProgressCallback = Callable[[int, int], None]
 Mode = Literal["full", "index"]
 
@@ -220,6 +224,8 @@ def _load_cached(file: Path, path: Path, tz: str) -> Session | None:
         table = reader.read_all()
     except (OSError, pa.ArrowInvalid):
         return None
+    with contextlib.suppress(OSError):
+        os.utime(file)  # recently used: pruning removes the least recently used first
     meta = json.loads((table.schema.metadata or {}).get(b"mqtt_replay", b"{}"))
     if meta.get("version") != INDEX_CACHE_VERSION:
         return None
@@ -262,6 +268,39 @@ def _store_cached(file: Path, session: Session, header_json: str | None) -> None
     for old in file.parent.glob(f"{prefix}.*.arrow"):
         if old != file:
             old.unlink(missing_ok=True)
+    prune_cache(file.parent, keep=file)
+
+
+def prune_cache(
+    cache_dir: Path,
+    *,
+    max_bytes: int = CACHE_MAX_BYTES,
+    max_files: int = CACHE_MAX_FILES,
+    keep: Path | None = None,
+) -> list[Path]:
+    """Deletes the least recently used indexes (by mtime: a cache hit touches its file) until
+    the directory holds at most ``max_files`` indexes and ``max_bytes``; ``keep`` stays.
+    Returns what it deleted."""
+    entries = []
+    for f in cache_dir.glob("*.arrow"):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        entries.append((st.st_mtime_ns, st.st_size, f))
+    entries.sort()  # oldest first
+    total = sum(size for _, size, _ in entries)
+    count = len(entries)
+    removed: list[Path] = []
+    for _, size, f in entries:
+        if total <= max_bytes and count <= max_files:
+            break
+        if f == keep:
+            continue
+        f.unlink(missing_ok=True)
+        removed.append(f)
+        total, count = total - size, count - 1
+    return removed
 
 
 def _raise_first_skipped(session: Session) -> None:
