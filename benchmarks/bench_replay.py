@@ -18,12 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table
 from mqtt_replay.replay import Replayer
 from mqtt_replay.session import open_session
 from mqtt_replay.stack import start_mosquitto
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "sessions"
 
 
 def free_port() -> int:
@@ -55,7 +59,7 @@ class Counter:
     ``finish()`` waits until all arrived or nothing has arrived for ``idle`` seconds (lost
     messages never come), and returns (arrived, time of the last arrival)."""
 
-    def __init__(self, port: int, n: int, qos: int, work: Path) -> None:
+    def __init__(self, port: int, n: int, qos: int, work: Path, fmt: str = ".") -> None:
         self.n = n
         self.out = work / "counted.txt"
         self.file = self.out.open("wb")
@@ -71,7 +75,7 @@ class Counter:
                 "-C",
                 str(n),
                 "-F",
-                ".",
+                fmt,
             ],
             stdout=self.file,
             stderr=subprocess.DEVNULL,
@@ -183,6 +187,7 @@ c.connect("127.0.0.1", port); c.loop_start()
 c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 late = []
 start = time.perf_counter() + 0.2
+origin_us = (time.time() + (start - time.perf_counter())) * 1e6
 for i in range(n):
     deadline = start + i / rate
     d = deadline - time.perf_counter()
@@ -191,17 +196,48 @@ for i in range(n):
     c.publish(f"bench/{i % 10}", b"x" * 100, 0)
 late.sort()
 q = lambda p: late[min(len(late) - 1, int(p * len(late)))] * 1e6
-print(json.dumps({"p50": q(0.5), "p99": q(0.99), "p999": q(0.999), "max": late[-1] * 1e6}))
+print(json.dumps({"p50": q(0.5), "p99": q(0.99), "p999": q(0.999), "max": late[-1] * 1e6,
+                  "origin_us": origin_us}))
 c.loop_stop(); c.disconnect()
 """
 
 
+class Stamper(Counter):
+    """mosquitto_sub writing each message's arrival time (Unix seconds, ns digits)."""
+
+    def __init__(self, port: int, n: int, work: Path) -> None:
+        super().__init__(port, n, 0, work, fmt="%U")
+
+    def arrivals_us(self) -> list[float]:
+        self.finish()
+        return [float(x) * 1e6 for x in self.out.read_text().split()]
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    v = sorted(values)
+    q = lambda p: v[min(len(v) - 1, int(p * len(v)))]  # noqa: E731
+    return {"p50": q(0.5), "p99": q(0.99), "p999": q(0.999), "max": v[-1]}
+
+
+def end_to_end(arrivals: list[float], origin_us: float, rate: float) -> dict[str, float]:
+    """Lateness at the subscriber: arrival of message k minus its deadline origin + k/rate."""
+    return quantiles([t - (origin_us + k * 1e6 / rate) for k, t in enumerate(arrivals)])
+
+
 def fidelity(port: int, work: Path, rate: float, n: int) -> list[list[object]]:
     session = open_session(write_uniform(work / f"fid-{int(rate)}.log", n, 100, rate))
+    stamper = Stamper(port, n, work)
     r = Replayer(session, f"mqtt://127.0.0.1:{port}", speed=1, status_topic=None)
+    origin = None
+    while origin is None and not r.wait(0.005):
+        origin = r.status().get("origin_unix_us")
     r.wait(None)
     s = r.stats()
     r.close()
+    arrivals = stamper.arrivals_us()
+    ours_e2e = end_to_end(arrivals, origin, rate) if origin and len(arrivals) == n else None
+
+    stamper = Stamper(port, n, work)
     out = subprocess.run(
         [sys.executable, "-c", PAHO_TIMED, str(port), str(n), str(rate)],
         capture_output=True,
@@ -210,26 +246,56 @@ def fidelity(port: int, work: Path, rate: float, n: int) -> list[list[object]]:
         check=True,
     )
     p = json.loads(out.stdout.strip().splitlines()[-1])
+    arrivals = stamper.arrivals_us()
+    paho_e2e = end_to_end(arrivals, p["origin_us"], rate) if len(arrivals) == n else None
+
+    def e2e(q: dict[str, float] | None, got: int) -> list[str]:
+        if q is None:
+            return ["-", "-", "-", "-", f"arrived {got:,}/{n:,}"]
+        return [*(f"{q[k]:,.0f}" for k in ("p50", "p99", "p999", "max")), ""]
+
+    label = f"{rate:,.0f} msg/s x {n:,}"
     return [
         [
-            f"{rate:,.0f} msg/s x {n:,}",
+            label,
             "mqtt-replay engine",
-            f"{s['lateness_p50_us']:.0f}",
-            f"{s['lateness_p99_us']:.0f}",
-            f"{s['lateness_p999_us']:.0f}",
-            f"{s['lateness_max_us']:.0f}",
-            f"sent {s['sent']}/{n}",
+            *(f"{s[f'lateness_{k}_us']:,.0f}" for k in ("p50", "p99", "p999", "max")),
+            *e2e(ours_e2e, n if ours_e2e else 0),
         ],
         [
-            f"{rate:,.0f} msg/s x {n:,}",
+            label,
             "python sleep + paho",
-            f"{p['p50']:.0f}",
-            f"{p['p99']:.0f}",
-            f"{p['p999']:.0f}",
-            f"{p['max']:.0f}",
-            "",
+            *(f"{p[k]:,.0f}" for k in ("p50", "p99", "p999", "max")),
+            *e2e(paho_e2e, len(arrivals)),
         ],
     ]
+
+
+def fidelity_session(port: int, work: Path, path: Path) -> list[list[object]]:
+    """A real recording replayed at 1x under the prefix ``bench/``: lateness at publish and
+    at the subscriber (message k is due at origin + its offset in the stable time order)."""
+    session = open_session(path)
+    ts = session.index.column("timestamp").cast(pa.int64()).to_pylist()
+    order = sorted(range(len(ts)), key=lambda k: ts[k])  # stable, like the engine
+    offsets = [ts[k] - ts[order[0]] for k in order]
+    stamper = Stamper(port, len(ts), work)
+    r = Replayer(session, f"mqtt://127.0.0.1:{port}", speed=1, status_topic=None, prefix="bench/")
+    origin = None
+    while origin is None and not r.wait(0.005):
+        origin = r.status().get("origin_unix_us")
+    r.wait(None)
+    s = r.stats()
+    r.close()
+    arrivals = stamper.arrivals_us()
+    row: list[object] = [
+        f"{path.name} at 1x ({len(ts):,} msgs, {offsets[-1] / 1e6:,.0f} s)",
+        "mqtt-replay engine",
+        *(f"{s[f'lateness_{k}_us']:,.0f}" for k in ("p50", "p99", "p999", "max")),
+    ]
+    if origin is None or len(arrivals) != len(ts):
+        return [[*row, "-", "-", "-", "-", f"arrived {len(arrivals):,}/{len(ts):,}"]]
+    q = quantiles([t - (origin + off) for t, off in zip(arrivals, offsets, strict=True)])
+    return [[*row, *(f"{q[k]:,.0f}" for k in ("p50", "p99", "p999", "max")), ""]]
 
 
 def drift(port: int, work: Path, seconds: float) -> list[object]:
@@ -277,9 +343,26 @@ def main() -> None:
         for rate, n in schedules if args.only in (None, "fidelity") else ():
             print(f"fidelity {rate} msg/s …", file=sys.stderr, flush=True)
             rows += fidelity(port, work, rate, n)
+        sample = SAMPLES / "Start_20251110_175151.log"
+        if args.only in (None, "fidelity") and sample.exists():
+            print(f"fidelity {sample.name} at 1x …", file=sys.stderr, flush=True)
+            rows += fidelity_session(port, work, sample)
         print_table(
-            "Timing fidelity at publish (lateness µs after the deadline)",
-            ["schedule", "publisher", "p50", "p99", "p99.9", "max", ""],
+            "Timing fidelity: lateness in µs after the deadline, at publish and end to end "
+            "(arrival at a mosquitto_sub)",
+            [
+                "schedule",
+                "publisher",
+                "publish p50",
+                "p99",
+                "p99.9",
+                "max",
+                "end-to-end p50",
+                "p99",
+                "p99.9",
+                "max",
+                "",
+            ],
             rows,
         )
         if args.only in (None, "drift"):

@@ -126,6 +126,37 @@ def test_deadlines_are_never_early(broker: Broker, tmp_path: Path) -> None:
     assert all(g >= 0.29 for g in gaps), gaps
 
 
+def test_origin_lets_a_subscriber_measure_end_to_end_lateness(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """``origin_unix_us`` is when the first message is due on the wall clock: no message
+    arrives before origin + its offset (a lower bound, whatever the machine's load)."""
+    session = write_session(tmp_path / "s.log", 10, 0.05)
+    p = prefix()
+    with Subscriber(broker.host, broker.port, topic=p + "#") as sub:
+        before_us = time.time() * 1e6
+        with Replayer(session, broker.url, speed=2, prefix=p, status_topic=None) as r:
+            origin = None
+            while origin is None and not r.wait(0.002):
+                origin = r.status()["origin_unix_us"]
+            r.pause()
+            deadline = time.monotonic() + 10
+            while r.status()["state"] != "paused" and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert r.status()["origin_unix_us"] is None  # nothing is due while paused
+            r.resume()
+            assert r.wait(30)
+        got = sub.wait_for(10)
+    assert origin is not None and origin >= before_us - 1000
+    wall_minus_mono_us = (time.time_ns() - time.monotonic_ns()) / 1e3  # arrivals: monotonic
+    for k, m in enumerate(got):  # offsets 0.05 s apart at 2x: 25 ms
+        assert m.at_ns / 1e3 + wall_minus_mono_us >= origin + k * 25_000 - 1000, k
+    with Replayer(session, broker.url, speed="max", prefix=p, status_topic=None) as r:
+        assert r.wait(30)
+        assert r.status()["sent"] == 10
+        assert r.status()["origin_unix_us"] is None  # as fast as possible: no deadlines
+
+
 def test_seek_and_step(broker: Broker, tmp_path: Path) -> None:
     session = write_session(tmp_path / "s.log", 50, 0.01)
     p = prefix()

@@ -210,6 +210,7 @@ impl Replayer {
         d.set_item("lateness_last_us", s.last_us)?;
         d.set_item("elapsed_s", s.elapsed_s)?;
         d.set_item("rate", s.rate)?;
+        d.set_item("origin_unix_us", s.origin_unix_us)?;
         d.set_item("error", s.error)?;
         Ok(d)
     }

@@ -193,6 +193,10 @@ pub struct Status {
     pub last_us: f64,
     pub elapsed_s: f64,
     pub rate: f64,
+    /// Wall clock (µs since the Unix epoch) at which the window's first message is due under
+    /// the current speed (None while paused or as fast as possible): message k is due
+    /// `offset_k / speed` later. Lets a subscriber measure lateness end to end.
+    pub origin_unix_us: Option<f64>,
     pub error: Option<String>,
 }
 
@@ -581,6 +585,10 @@ impl Engine {
                 0.0
             },
             error: self.error.clone(),
+            origin_unix_us: self.player.origin_due_ns().map(|due| {
+                let (wall, mono) = (crate::mqtt::now_ns(), now as i64);
+                (wall - (mono - due)) as f64 / 1000.0
+            }),
         }
     }
 

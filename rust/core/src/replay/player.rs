@@ -229,6 +229,18 @@ impl Player {
         self.base_virt + (elapsed * self.speed) as i64
     }
 
+    /// When (on the monotonic clock of `next`) the window's first message is due under the
+    /// current base and speed; None while paused or as fast as possible. Every later message
+    /// k is due `(virt_us[k] - virt_us[first]) / speed` after it, until the next pause, seek
+    /// or speed change.
+    pub fn origin_due_ns(&self) -> Option<i64> {
+        if self.paused || self.speed <= 0.0 {
+            return None;
+        }
+        let first = *self.sched.virt_us.get(self.win.0)?;
+        Some(self.base_ns as i64 + scale(first - self.base_virt, self.speed))
+    }
+
     fn deadline(&self, k: usize) -> u64 {
         let d = self.sched.virt_us[k] - self.base_virt;
         (self.base_ns as i64 + scale(d, self.speed)).max(0) as u64
