@@ -80,6 +80,20 @@ def test_known_sequence_reads_back_exactly(broker: Broker, tmp_path: Path) -> No
     assert path.name.startswith("known_") and path.suffix == ".log"
 
 
+def test_what_is_published_right_after_start_is_recorded(broker: Broker, tmp_path: Path) -> None:
+    """The constructor returns only after the SUBACK: no race with the first publish."""
+    p = f"rec/{uuid.uuid4().hex[:8]}"
+    c = publisher(broker)
+    for i in range(5):
+        rec = Recorder(broker.url, tmp_path / str(i), name="race", topics=[f"{p}/#"])
+        assert rec.status()["subscribed"]
+        c.publish(f"{p}/first", str(i).encode(), qos=1).wait_for_publish(10)
+        assert wait_until(lambda rec=rec: rec.status()["messages"] >= 1)  # type: ignore[misc]
+        path = rec.stop()
+        assert open_session(path).table.column("payload").to_pylist() == [str(i)]
+    c.loop_stop()
+
+
 def test_presets_and_excludes(broker: Broker, tmp_path: Path) -> None:
     p = f"rec/{uuid.uuid4().hex[:8]}"
     rec = Recorder(broker.url, tmp_path, name="ex", topics=[f"{p}/#", "/j1/txt/1/i/#"],

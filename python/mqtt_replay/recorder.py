@@ -53,8 +53,10 @@ def check_name(name: str) -> str:
 
 class Recorder:
     """Records a broker into ``directory`` as ``<name>_<YYYYMMDD>_<HHMMSS>.log`` (local time
-    in ``tz``). Starts on construction; raises :class:`~mqtt_replay.errors.BrokerError` when
-    the broker cannot be reached.
+    in ``tz``). Starts on construction and returns once the broker acknowledged the
+    subscription, so everything published afterwards is recorded; raises
+    :class:`~mqtt_replay.errors.BrokerError` when the broker cannot be reached or does not
+    acknowledge the subscription (then no file is left behind).
 
     ``topics``: subscription filters; ``exclude`` and ``preset`` (none, no_cam, analysis):
     filters not to write; the replay status topic is excluded unless ``record_status``.
@@ -127,7 +129,8 @@ class Recorder:
         )
 
     def status(self) -> dict[str, Any]:
-        """state (recording/stopped), messages, bytes, excluded, dropped_retained, reconnects,
+        """state (recording/stopped), subscribed, last_gap (why the broker was lost last),
+        messages, bytes, excluded, dropped_retained, reconnects,
         file (current), files (all parts), started_ns, elapsed_s, rate (msg/s), error."""
         status = dict(self._core.status())
         if self._stopped_ns is None and status["state"] == "stopped":

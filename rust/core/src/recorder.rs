@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 use crate::mqtt::{now_ns, subscribe, BrokerConfig, SubEvent};
 use crate::replay::rewrite::iso_ms;
 
+/// How long `Recorder::start` waits for the broker to acknowledge the subscription.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Header padding reserved for the final rewrite.
 const HEADER_RESERVE: usize = 2048;
 
@@ -56,6 +59,10 @@ pub struct RecorderStatus {
     pub files: Vec<PathBuf>,
     pub started_ns: i64,
     pub error: Option<String>,
+    /// The broker acknowledged the subscription (at least once).
+    pub subscribed: bool,
+    /// Why the connection was lost last (a refused subscription, a broker restart, …).
+    pub last_gap: Option<String>,
 }
 
 /// Matches an MQTT topic filter (`+`, `#`).
@@ -451,6 +458,7 @@ impl Recorder {
                     match rx.recv_timeout(interval.min(Duration::from_millis(100))) {
                         Ok(SubEvent::Message(m)) => result = writer.message(&m),
                         Ok(SubEvent::Disconnected { at_ns, reason }) => {
+                            writer.status.lock().unwrap().last_gap = Some(reason.clone());
                             let line = serde_json::json!({
                                 "_kind": "gap", "at": iso_ms(at_ns), "reason": reason,
                             });
@@ -464,6 +472,7 @@ impl Recorder {
                                 writer.status.lock().unwrap().reconnects += 1;
                             }
                             connected_once = true;
+                            writer.status.lock().unwrap().subscribed = true;
                             writer.dump_since = Some(Instant::now());
                         }
                         Err(RecvTimeoutError::Timeout) => {}
@@ -488,11 +497,30 @@ impl Recorder {
                 drop(stop2);
             })
             .map_err(|e| Error::Broker(e.to_string()))?;
-        Ok(Recorder {
+        let mut rec = Recorder {
             stop,
             status,
             thread: Some(thread),
-        })
+        };
+        // Return only once the broker acknowledged the subscription, so that whatever is
+        // published after `start` returns is recorded.
+        let deadline = Instant::now() + SUBSCRIBE_TIMEOUT;
+        loop {
+            let st = rec.status();
+            if st.subscribed {
+                return Ok(rec);
+            }
+            let failed = st.error.or(st.last_gap.filter(|g| g.contains("refused")));
+            if failed.is_some() || Instant::now() >= deadline {
+                // Nothing was recorded: leave no empty session behind.
+                for file in rec.stop().files {
+                    std::fs::remove_file(file).ok();
+                }
+                let why = failed.unwrap_or_else(|| "no SUBACK from the broker".into());
+                return Err(Error::Broker(format!("could not subscribe: {why}")));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     pub fn status(&self) -> RecorderStatus {

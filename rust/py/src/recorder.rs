@@ -36,6 +36,8 @@ fn status_dict<'py>(py: Python<'py>, s: &RecorderStatus) -> PyResult<Bound<'py, 
     d.set_item("files", files)?;
     d.set_item("started_ns", s.started_ns)?;
     d.set_item("error", s.error.clone())?;
+    d.set_item("subscribed", s.subscribed)?;
+    d.set_item("last_gap", s.last_gap.clone())?;
     Ok(d)
 }
 
