@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table
 from mqtt_replay.replay import Replayer
-from mqtt_replay.session import open_session
+from mqtt_replay.session import Session, open_session
 from mqtt_replay.stack import start_mosquitto
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "sessions"
@@ -224,17 +225,25 @@ def end_to_end(arrivals: list[float], origin_us: float, rate: float) -> dict[str
     return quantiles([t - (origin_us + k * 1e6 / rate) for k, t in enumerate(arrivals)])
 
 
-def fidelity(port: int, work: Path, rate: float, n: int) -> list[list[object]]:
-    session = open_session(write_uniform(work / f"fid-{int(rate)}.log", n, 100, rate))
-    stamper = Stamper(port, n, work)
-    r = Replayer(session, f"mqtt://127.0.0.1:{port}", speed=1, status_topic=None)
+def replay_stamped(
+    port: int, work: Path, session: Session, prefix: str | None = None
+) -> tuple[dict[str, Any], float | None, list[float]]:
+    """Replays ``session`` at 1x while a mosquitto_sub stamps arrivals: the engine's stats,
+    the schedule's wall-clock origin (µs) and the arrival times (µs)."""
+    stamper = Stamper(port, len(session), work)
+    r = Replayer(session, f"mqtt://127.0.0.1:{port}", speed=1, status_topic=None, prefix=prefix)
     origin = None
     while origin is None and not r.wait(0.005):
         origin = r.status().get("origin_unix_us")
     r.wait(None)
-    s = r.stats()
+    stats = r.stats()
     r.close()
-    arrivals = stamper.arrivals_us()
+    return stats, origin, stamper.arrivals_us()
+
+
+def fidelity(port: int, work: Path, rate: float, n: int) -> list[list[object]]:
+    session = open_session(write_uniform(work / f"fid-{int(rate)}.log", n, 100, rate))
+    s, origin, arrivals = replay_stamped(port, work, session)
     ours_e2e = end_to_end(arrivals, origin, rate) if origin and len(arrivals) == n else None
 
     stamper = Stamper(port, n, work)
@@ -278,15 +287,7 @@ def fidelity_session(port: int, work: Path, path: Path) -> list[list[object]]:
     ts = session.index.column("timestamp").cast(pa.int64()).to_pylist()
     order = sorted(range(len(ts)), key=lambda k: ts[k])  # stable, like the engine
     offsets = [ts[k] - ts[order[0]] for k in order]
-    stamper = Stamper(port, len(ts), work)
-    r = Replayer(session, f"mqtt://127.0.0.1:{port}", speed=1, status_topic=None, prefix="bench/")
-    origin = None
-    while origin is None and not r.wait(0.005):
-        origin = r.status().get("origin_unix_us")
-    r.wait(None)
-    s = r.stats()
-    r.close()
-    arrivals = stamper.arrivals_us()
+    s, origin, arrivals = replay_stamped(port, work, session, prefix="bench/")
     row: list[object] = [
         f"{path.name} at 1x ({len(ts):,} msgs, {offsets[-1] / 1e6:,.0f} s)",
         "mqtt-replay engine",
