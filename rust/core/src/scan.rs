@@ -87,6 +87,50 @@ fn next_special(b: &[u8]) -> usize {
     i
 }
 
+/// Bit `k` of the result is set when `block[k]` is `"`, `\\` or a control character
+/// (< 0x20). `block` holds exactly 64 bytes.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn special_mask64(block: &[u8]) -> u64 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    assert!(block.len() >= 64);
+    let mut mask = 0u64;
+    // SAFETY: SSE2 is part of the x86_64 baseline, so the intrinsics are always available;
+    // each unaligned 16-byte load reads `block[16 * k..16 * k + 16]`, in bounds by the assert.
+    unsafe {
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let slash = _mm_set1_epi8(b'\\' as i8);
+        let ctl = _mm_set1_epi8(0x1f);
+        for k in 0..4 {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+            // v <= 0x1f (unsigned) exactly when min(v, 0x1f) == v.
+            let below = _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v);
+            let hit = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
+                below,
+            );
+            mask |= u64::from(_mm_movemask_epi8(hit) as u32 as u16) << (16 * k);
+        }
+    }
+    mask
+}
+
+/// Portable version of the x86_64 SSE2 [`special_mask64`].
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn special_mask64(block: &[u8]) -> u64 {
+    let mut mask = 0u64;
+    for (k, &c) in block[..64].iter().enumerate() {
+        if matches!(c, b'"' | b'\\' | 0..=0x1f) {
+            mask |= 1 << k;
+        }
+    }
+    mask
+}
+
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
@@ -113,10 +157,56 @@ impl Scanner<'_> {
         self.b.get(self.i).copied()
     }
 
+    /// Validates the escape whose backslash is at the cursor and steps over it.
+    #[inline]
+    fn escape(&mut self) -> Result<(), ScanError> {
+        match self.b.get(self.i + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
+            Some(b'u') => {
+                let hex = self.b.get(self.i + 2..self.i + 6);
+                match hex {
+                    Some(h) if h.iter().all(u8::is_ascii_hexdigit) => self.i += 6,
+                    _ => return Err(syntax("bad \\u escape", self.i)),
+                }
+            }
+            _ => return Err(syntax("bad escape", self.i)),
+        }
+        Ok(())
+    }
+
     /// Scans a string starting after its opening quote; returns (end of content, escaped).
     #[inline]
     fn string(&mut self) -> Result<(usize, bool), ScanError> {
         let mut escaped = false;
+        // Whole 64-byte blocks: one mask of the special bytes per block, walked bit by bit
+        // (payloads are long and hold an escape every few dozen bytes). Same decisions, in
+        // the same order, as the byte loop below, which finishes the last partial block.
+        'blocks: while let Some(block) = self.b.get(self.i..self.i + 64) {
+            let base = self.i;
+            let mut mask = special_mask64(block);
+            while mask != 0 {
+                let p = base + mask.trailing_zeros() as usize;
+                match self.b[p] {
+                    b'"' => {
+                        self.i = p + 1;
+                        return Ok((p, escaped));
+                    }
+                    b'\\' => {
+                        escaped = true;
+                        self.i = p;
+                        self.escape()?;
+                        let skip = self.i - base;
+                        if skip >= 64 {
+                            continue 'blocks;
+                        }
+                        mask &= !0u64 << skip;
+                    }
+                    // Control characters are not allowed raw inside JSON strings.
+                    _ => return Err(syntax("control character in string", p)),
+                }
+            }
+            self.i = base + 64;
+        }
         loop {
             self.i += next_special(&self.b[self.i..]);
             match self.b.get(self.i) {
@@ -131,18 +221,7 @@ impl Scanner<'_> {
                 Some(_) => return Err(syntax("control character in string", self.i)),
             }
             escaped = true;
-            // Backslash: validate the escape.
-            match self.b.get(self.i + 1) {
-                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
-                Some(b'u') => {
-                    let hex = self.b.get(self.i + 2..self.i + 6);
-                    match hex {
-                        Some(h) if h.iter().all(u8::is_ascii_hexdigit) => self.i += 6,
-                        _ => return Err(syntax("bad \\u escape", self.i)),
-                    }
-                }
-                _ => return Err(syntax("bad escape", self.i)),
-            }
+            self.escape()?;
         }
     }
 
@@ -521,6 +600,86 @@ mod tests {
                 .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
                 .unwrap_or(bytes.len());
             assert_eq!(next_special(&bytes), naive, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn block_mask_agrees_with_a_byte_loop() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..5_000 {
+            let block: Vec<u8> = (0..64)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    [b'a', b'"', b'\\', 0x1f, 0x20, 0x00, 0x80, 0xff, 0x9f][(x % 9) as usize]
+                })
+                .collect();
+            let naive = block
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c == b'"' || c == b'\\' || c < 0x20)
+                .fold(0u64, |m, (k, _)| m | 1 << k);
+            assert_eq!(special_mask64(&block), naive, "{block:?}");
+        }
+    }
+
+    #[test]
+    fn block_scan_agrees_with_the_byte_scan() {
+        // Strings long enough for the block path, with escapes straddling block edges and
+        // errors at every position; compare against a byte-at-a-time reference.
+        fn reference(b: &[u8]) -> Result<(usize, bool), ScanError> {
+            let mut i = 0;
+            let mut escaped = false;
+            loop {
+                match b.get(i) {
+                    None => return Err(syntax("unterminated string", b.len())),
+                    Some(b'"') => return Ok((i, escaped)),
+                    Some(b'\\') => {
+                        escaped = true;
+                        let mut s = Scanner { b, i };
+                        s.escape()?;
+                        i = s.i;
+                    }
+                    Some(0..=0x1f) => return Err(syntax("control character in string", i)),
+                    Some(_) => i += 1,
+                }
+            }
+        }
+        let pieces: [&[u8]; 10] = [
+            b"abcdefg",
+            b"\\\"",
+            b"\\\\",
+            b"\\u00e9",
+            b"\\u12",
+            b"\\x",
+            b"\x01",
+            b"\"",
+            b"\xc3\xa9",
+            b"\\n",
+        ];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..20_000 {
+            let mut line = Vec::new();
+            while line.len() < 200 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let k = (x % 64) as usize;
+                // Mostly plain text and good escapes; rarely an error or a quote.
+                let piece = if k < 40 {
+                    0
+                } else if k < 60 {
+                    1 + k % 3
+                } else {
+                    1 + k % 9
+                };
+                line.extend_from_slice(pieces[piece]);
+            }
+            let cut = (x % 200) as usize;
+            let b = &line[..cut];
+            let mut s = Scanner { b, i: 0 };
+            assert_eq!(s.string(), reference(b), "{b:?}");
         }
     }
 
