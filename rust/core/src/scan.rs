@@ -32,7 +32,7 @@ pub struct Value {
 }
 
 /// The fields of a session line that the reader looks at. Duplicate keys: the last one wins.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, PartialEq, Eq)]
 pub struct Fields {
     pub topic: Option<Value>,
     pub payload: Option<Value>,
@@ -48,7 +48,7 @@ pub struct Fields {
 #[derive(Debug, PartialEq, Eq)]
 pub enum ScanError {
     /// Not valid JSON; the message says where.
-    Syntax(String),
+    Syntax(Syntax),
     /// Valid JSON, but not an object.
     NotObject,
 }
@@ -87,17 +87,28 @@ fn next_special(b: &[u8]) -> usize {
     i
 }
 
-/// Bit `k` of the result is set when `block[k]` is `"`, `\\` or a control character
-/// (< 0x20). `block` holds exactly 64 bytes.
+/// Per-byte class masks of a 64-byte block: bit `k` describes `block[k]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Masks {
+    quote: u64,
+    slash: u64,
+    /// Control characters (< 0x20).
+    ctl: u64,
+}
+
+/// The class masks of `block[..64]`.
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn special_mask64(block: &[u8]) -> u64 {
+fn masks64(block: &[u8]) -> Masks {
     use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_set1_epi8,
     };
     assert!(block.len() >= 64);
-    let mut mask = 0u64;
+    let mut m = Masks {
+        quote: 0,
+        slash: 0,
+        ctl: 0,
+    };
     // SAFETY: SSE2 is part of the x86_64 baseline, so the intrinsics are always available;
     // each unaligned 16-byte load reads `block[16 * k..16 * k + 16]`, in bounds by the assert.
     unsafe {
@@ -106,45 +117,96 @@ fn special_mask64(block: &[u8]) -> u64 {
         let ctl = _mm_set1_epi8(0x1f);
         for k in 0..4 {
             let v = _mm_loadu_si128(block.as_ptr().add(16 * k).cast());
+            let bits = |x| u64::from(_mm_movemask_epi8(x) as u32 as u16) << (16 * k);
+            m.quote |= bits(_mm_cmpeq_epi8(v, quote));
+            m.slash |= bits(_mm_cmpeq_epi8(v, slash));
             // v <= 0x1f (unsigned) exactly when min(v, 0x1f) == v.
-            let below = _mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v);
-            let hit = _mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
-                below,
-            );
-            mask |= u64::from(_mm_movemask_epi8(hit) as u32 as u16) << (16 * k);
+            m.ctl |= bits(_mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
         }
     }
-    mask
+    m
 }
 
-/// Portable version of the x86_64 SSE2 [`special_mask64`].
+/// Portable version of the x86_64 SSE2 [`masks64`].
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn special_mask64(block: &[u8]) -> u64 {
-    let mut mask = 0u64;
+fn masks64(block: &[u8]) -> Masks {
+    let mut m = Masks {
+        quote: 0,
+        slash: 0,
+        ctl: 0,
+    };
     for (k, &c) in block[..64].iter().enumerate() {
-        if matches!(c, b'"' | b'\\' | 0..=0x1f) {
-            mask |= 1 << k;
+        match c {
+            b'"' => m.quote |= 1 << k,
+            b'\\' => m.slash |= 1 << k,
+            0..=0x1f => m.ctl |= 1 << k,
+            _ => {}
         }
     }
-    mask
+    m
 }
 
-struct Scanner<'a> {
+const ODD_BITS: u64 = 0xAAAA_AAAA_AAAA_AAAA;
+
+/// For backslash positions `slash` of a block whose first byte is not escaped: the positions
+/// of the escaped characters (the byte after each escaping backslash; runs of backslashes
+/// pair up from their start) and whether the last byte is an escaping backslash (its
+/// escaped character lies in the next block). simdjson's carry-based series trick.
+#[inline]
+fn escaped_mask(slash: u64) -> (u64, bool) {
+    let maybe_escaped = slash << 1;
+    let even_series_codes_and_odd_bits = (maybe_escaped | ODD_BITS).wrapping_sub(slash);
+    let escape_and_terminal_code = even_series_codes_and_odd_bits ^ ODD_BITS;
+    let escaped = escape_and_terminal_code ^ slash;
+    let escape = escape_and_terminal_code & slash;
+    (escaped, escape >> 63 == 1)
+}
+
+/// The characters that may follow a backslash on their own (`\\u` needs four hex digits).
+static SIMPLE_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    let chars = *b"\"\\/bfnrt";
+    while k < chars.len() {
+        t[chars[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
+
+/// Where and why a line is not JSON; displays as "`msg` at column `at + 1`".
+#[derive(Debug, PartialEq, Eq)]
+pub struct Syntax {
+    pub msg: &'static str,
+    /// 0-based byte offset in the line.
+    pub at: usize,
+}
+
+impl std::fmt::Display for Syntax {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at column {}", self.msg, self.at + 1)
+    }
+}
+
+/// The cursor over one line. With `NL`, the buffer may run on past the line: a newline is
+/// then never whitespace, so nothing the scanner accepts can cross it (strings reject it as
+/// a control character, numbers and literals stop before it).
+struct Scanner<'a, const NL: bool> {
     b: &'a [u8],
     i: usize,
 }
 
-fn syntax(msg: &str, at: usize) -> ScanError {
-    ScanError::Syntax(format!("{msg} at column {}", at + 1))
+#[cold]
+fn syntax(msg: &'static str, at: usize) -> ScanError {
+    ScanError::Syntax(Syntax { msg, at })
 }
 
-impl Scanner<'_> {
+impl<const NL: bool> Scanner<'_, NL> {
     #[inline]
     fn ws(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
-            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            if matches!(c, b' ' | b'\t' | b'\r') || (!NL && c == b'\n') {
                 self.i += 1;
             } else {
                 break;
@@ -161,7 +223,20 @@ impl Scanner<'_> {
     #[inline]
     fn escape(&mut self) -> Result<(), ScanError> {
         match self.b.get(self.i + 1) {
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
+            Some(&c) if SIMPLE_ESCAPE[usize::from(c)] => {
+                self.i += 2;
+                Ok(())
+            }
+            _ => self.escape_rare(),
+        }
+    }
+
+    /// [`Scanner::escape`] for `\\u` escapes and errors.
+    #[cold]
+    #[inline(never)]
+    fn escape_rare(&mut self) -> Result<(), ScanError> {
+        match self.b.get(self.i + 1) {
+            Some(&c) if SIMPLE_ESCAPE[usize::from(c)] => self.i += 2,
             Some(b'u') => {
                 let hex = self.b.get(self.i + 2..self.i + 6);
                 match hex {
@@ -181,9 +256,35 @@ impl Scanner<'_> {
         // Whole 64-byte blocks: one mask of the special bytes per block, walked bit by bit
         // (payloads are long and hold an escape every few dozen bytes). Same decisions, in
         // the same order, as the byte loop below, which finishes the last partial block.
+        // Whole 64-byte blocks, each starting at the cursor (never inside an escape). The
+        // common block (no control character, only `\\"` and `\\\\` escapes before the end) is
+        // settled with masks alone; any other block is walked special byte by special byte,
+        // making the same decisions in the same order as the byte loop below (which finishes
+        // the last partial block), so errors and their columns are the same.
         'blocks: while let Some(block) = self.b.get(self.i..self.i + 64) {
             let base = self.i;
-            let mut mask = special_mask64(block);
+            let m = masks64(block);
+            let (esc, carry) = if m.slash == 0 {
+                (0, false)
+            } else {
+                escaped_mask(m.slash)
+            };
+            let ends = m.quote & !esc;
+            // Bits up to and including the first end (all bits when there is none).
+            let upto = ends ^ ends.wrapping_sub(1);
+            let odd = ((esc & !(m.quote | m.slash)) | m.ctl) & upto;
+            if odd == 0 {
+                escaped |= m.slash & upto != 0;
+                if ends != 0 {
+                    let p = base + ends.trailing_zeros() as usize;
+                    self.i = p + 1;
+                    return Ok((p, escaped));
+                }
+                // A backslash in the last byte escapes the next block's first: restart at it.
+                self.i = base + 64 - usize::from(carry);
+                continue;
+            }
+            let mut mask = m.quote | m.slash | m.ctl;
             while mask != 0 {
                 let p = base + mask.trailing_zeros() as usize;
                 match self.b[p] {
@@ -368,7 +469,7 @@ impl Scanner<'_> {
 
 /// Scans one line (without its newline). Validates all of it; records the known fields.
 pub fn scan_line(line: &[u8]) -> Result<Fields, ScanError> {
-    let mut s = Scanner { b: line, i: 0 };
+    let mut s = Scanner::<false> { b: line, i: 0 };
     s.ws();
     if s.peek() != Some(b'{') {
         // Valid JSON that is not an object is a different error from garbage.
@@ -380,12 +481,45 @@ pub fn scan_line(line: &[u8]) -> Result<Fields, ScanError> {
         }
         return Err(ScanError::NotObject);
     }
-    s.i += 1;
-    let mut f = Fields::default();
+    let f = s.object()?;
     s.ws();
-    if s.peek() == Some(b'}') {
+    if s.i != line.len() {
+        return Err(syntax("extra data", s.i));
+    }
+    Ok(f)
+}
+
+/// Scans the line at the start of `buf`, which runs on past it, without looking for its end
+/// first. Succeeds only for the common case, a valid object line: returns its fields and the
+/// offset of the newline ending it (or `buf.len()`). Then `scan_line` on `buf[..end]` (less
+/// a trailing `\r`) gives the same fields. `None` for anything else (the caller cuts the
+/// line and calls `scan_line` for the exact error).
+pub fn scan_line_prefix(buf: &[u8]) -> Option<(Fields, usize)> {
+    let mut s = Scanner::<true> { b: buf, i: 0 };
+    s.ws();
+    if s.peek() != Some(b'{') {
+        return None;
+    }
+    let f = s.object().ok()?;
+    s.ws();
+    match s.peek() {
+        None | Some(b'\n') => Some((f, s.i)),
+        Some(_) => None,
+    }
+}
+
+impl<const NL: bool> Scanner<'_, NL> {
+    /// The top-level object (cursor on its `{`); records the known fields.
+    #[inline]
+    fn object(&mut self) -> Result<Fields, ScanError> {
+        let s = self;
         s.i += 1;
-    } else {
+        let mut f = Fields::default();
+        s.ws();
+        if s.peek() == Some(b'}') {
+            s.i += 1;
+            return Ok(f);
+        }
         loop {
             s.ws();
             if s.peek() != Some(b'"') {
@@ -400,8 +534,20 @@ pub fn scan_line(line: &[u8]) -> Result<Fields, ScanError> {
             }
             s.i += 1;
             s.ws();
-            let v = s.value(1)?;
-            let raw_key = &line[kstart..kend];
+            // Strings (most values) directly; `value` would do the same.
+            let v = if s.peek() == Some(b'"') {
+                s.i += 1;
+                let start = s.i;
+                let (end, escaped) = s.string()?;
+                Value {
+                    kind: Kind::Str { escaped },
+                    start,
+                    end,
+                }
+            } else {
+                s.value(1)?
+            };
+            let raw_key = &s.b[kstart..kend];
             let owned;
             let key: &[u8] = if kesc {
                 owned = unescape(raw_key);
@@ -425,17 +571,12 @@ pub fn scan_line(line: &[u8]) -> Result<Fields, ScanError> {
                 Some(b',') => s.i += 1,
                 Some(b'}') => {
                     s.i += 1;
-                    break;
+                    return Ok(f);
                 }
                 _ => return Err(syntax("expected ',' or '}'", s.i)),
             }
         }
     }
-    s.ws();
-    if s.i != line.len() {
-        return Err(syntax("extra data", s.i));
-    }
-    Ok(f)
 }
 
 fn hex4(b: &[u8]) -> u32 {
@@ -604,7 +745,7 @@ mod tests {
     }
 
     #[test]
-    fn block_mask_agrees_with_a_byte_loop() {
+    fn block_masks_agree_with_a_byte_loop() {
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         for _ in 0..5_000 {
             let block: Vec<u8> = (0..64)
@@ -615,12 +756,50 @@ mod tests {
                     [b'a', b'"', b'\\', 0x1f, 0x20, 0x00, 0x80, 0xff, 0x9f][(x % 9) as usize]
                 })
                 .collect();
-            let naive = block
-                .iter()
-                .enumerate()
-                .filter(|(_, &c)| c == b'"' || c == b'\\' || c < 0x20)
-                .fold(0u64, |m, (k, _)| m | 1 << k);
-            assert_eq!(special_mask64(&block), naive, "{block:?}");
+            let bits = |f: &dyn Fn(u8) -> bool| {
+                block
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &c)| f(c))
+                    .fold(0u64, |m, (k, _)| m | 1 << k)
+            };
+            let naive = Masks {
+                quote: bits(&|c| c == b'"'),
+                slash: bits(&|c| c == b'\\'),
+                ctl: bits(&|c| c < 0x20),
+            };
+            assert_eq!(masks64(&block), naive, "{block:?}");
+        }
+    }
+
+    #[test]
+    fn escaped_mask_agrees_with_a_byte_loop() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for round in 0..50_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Dense and sparse backslash patterns, long runs included.
+            let slash = match round % 3 {
+                0 => x,
+                1 => x & x.rotate_left(7),
+                _ => x | x.rotate_left(3),
+            };
+            let (mut escaped, mut carry) = (0u64, false);
+            let mut k = 0;
+            while k < 64 {
+                if slash >> k & 1 == 1 {
+                    if k == 63 {
+                        carry = true;
+                    } else {
+                        escaped |= 1 << (k + 1);
+                    }
+                    k += 2;
+                } else {
+                    k += 1;
+                }
+            }
+            assert_eq!(escaped_mask(slash), (escaped, carry), "{slash:064b}");
         }
     }
 
@@ -637,7 +816,7 @@ mod tests {
                     Some(b'"') => return Ok((i, escaped)),
                     Some(b'\\') => {
                         escaped = true;
-                        let mut s = Scanner { b, i };
+                        let mut s = Scanner::<false> { b, i };
                         s.escape()?;
                         i = s.i;
                     }
@@ -646,8 +825,9 @@ mod tests {
                 }
             }
         }
-        let pieces: [&[u8]; 10] = [
+        let pieces: [&[u8]; 11] = [
             b"abcdefg",
+            b"\\",
             b"\\\"",
             b"\\\\",
             b"\\u00e9",
@@ -659,9 +839,10 @@ mod tests {
             b"\\n",
         ];
         let mut x = 0x2545_F491_4F6C_DD1Du64;
-        for _ in 0..20_000 {
+        let mut long_ok = 0;
+        for _ in 0..50_000 {
             let mut line = Vec::new();
-            while line.len() < 200 {
+            while line.len() < 300 {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
@@ -670,17 +851,74 @@ mod tests {
                 let piece = if k < 40 {
                     0
                 } else if k < 60 {
-                    1 + k % 3
+                    2 + k % 3
                 } else {
-                    1 + k % 9
+                    1 + k % 10
                 };
                 line.extend_from_slice(pieces[piece]);
             }
-            let cut = (x % 200) as usize;
+            let cut = (x % 300) as usize;
             let b = &line[..cut];
-            let mut s = Scanner { b, i: 0 };
-            assert_eq!(s.string(), reference(b), "{b:?}");
+            let mut s = Scanner::<false> { b, i: 0 };
+            let expect = reference(b);
+            assert_eq!(s.string(), expect, "{b:?}");
+            long_ok += usize::from(matches!(expect, Ok((end, _)) if end >= 128));
         }
+        // The block path really ran on long, well-formed strings.
+        assert!(long_ok > 200, "{long_ok}");
+    }
+
+    #[test]
+    fn prefix_scan_agrees_with_the_line_scan() {
+        let templates: [&[u8]; 6] = [
+            br#"{"topic":"a/b","payload":"{\"x\":[1,2,{\"y\":\"\\\\z\"}]}","timestamp":"2026-01-15T09:00:00.000Z","qos":0,"retain":false}"#,
+            br#" { "topic" : "t" , "payload" : null , "qos" : 1.5e3 , "x" : [ true , false , null , NaN , -Infinity ] } "#,
+            br#"{"_kind":"session_meta","session_name":"s","n":{"a":{"b":[]}}}"#,
+            br#"{"t\u006fpic":"x","payload":"\ud83d\ude00","retain":1,"payloadEncoding":"base64"}"#,
+            b"{}",
+            b"[1, 2]",
+        ];
+        let pool = [
+            b'\n', b'\r', b' ', b'"', b'\\', b'{', b'}', b',', b':', b'x', b'1', 0x01, 0xff, b'\t',
+        ];
+        let tails: [&[u8]; 5] = [b"", b"\n", b"\r\n{\"a\":1}\n", b"\n\n", b" x\n"];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut agreed_ok = 0;
+        for round in 0..60_000 {
+            let mut line = templates[round % templates.len()].to_vec();
+            for _ in 0..(next() % 3) {
+                let at = (next() as usize) % (line.len() + 1);
+                match next() % 3 {
+                    0 => line.insert(at, pool[(next() as usize) % pool.len()]),
+                    1 if at < line.len() => {
+                        line.remove(at);
+                    }
+                    _ => line.truncate(at),
+                }
+            }
+            line.extend_from_slice(tails[(next() as usize) % tails.len()]);
+            let nl = line.iter().position(|&c| c == b'\n').unwrap_or(line.len());
+            let mut exact = &line[..nl];
+            if let [rest @ .., b'\r'] = exact {
+                exact = rest;
+            }
+            let want = scan_line(exact);
+            match scan_line_prefix(&line) {
+                Some((f, end)) => {
+                    assert_eq!(end, nl, "{line:?}");
+                    assert_eq!(want, Ok(f), "{line:?}");
+                    agreed_ok += 1;
+                }
+                None => assert!(want.is_err(), "{line:?}"),
+            }
+        }
+        assert!(agreed_ok > 10_000, "{agreed_ok}");
     }
 
     #[test]
