@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::scan::{scan_line, unescape_into, Kind, ScanError, Value};
+use crate::scan::{scan_line, scan_line_prefix, unescape_into, Fields, Kind, ScanError, Value};
 use crate::time::{self, Zone};
 
 /// Whether payloads are copied into the table or only located in the file.
@@ -94,6 +94,49 @@ fn excerpt(line: &[u8]) -> String {
         .collect()
 }
 
+/// A fast non-cryptographic hasher (FxHash's mixing) for the per-chunk topic interner; the
+/// keys come from the file, but a chunk holds at most a few million of them, so worst-case
+/// collisions cost time only, never correctness.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 fn parse_int(b: &[u8]) -> Option<i64> {
     std::str::from_utf8(b).ok()?.parse::<i64>().ok()
 }
@@ -102,7 +145,7 @@ struct ChunkParser<'a> {
     base: usize,
     mode: Mode,
     zone: Zone,
-    interner: HashMap<Vec<u8>, i32>,
+    interner: HashMap<Vec<u8>, i32, FxBuild>,
     out: ChunkOut,
     scratch: String,
     progress: Option<&'a AtomicU64>,
@@ -128,17 +171,31 @@ impl ChunkParser<'_> {
     }
 
     /// Parses one line (no newline, no trailing CR). `abs` is the line's offset in the buffer
-    /// (meaningful only when `line` is the buffer's own bytes, i.e. valid UTF-8).
-    fn line(&mut self, lineno: u64, line: &[u8], abs: usize) -> Result<(), LineError> {
-        if line.iter().all(|&c| c == b' ' || c == b'\t') {
-            return Ok(());
-        }
-        let fields = match scan_line(line) {
-            Ok(f) => f,
-            Err(ScanError::Syntax(msg)) => {
-                return Err(LineError::Skip(format!("invalid JSON: {msg}")))
+    /// (meaningful only when `line` is the buffer's own bytes, i.e. valid UTF-8). `scanned`:
+    /// the line's fields when `scan_line_prefix` already scanned it.
+    fn line(
+        &mut self,
+        lineno: u64,
+        line: &[u8],
+        abs: usize,
+        scanned: Option<Fields>,
+    ) -> Result<(), LineError> {
+        let fields = match scanned {
+            Some(f) => f,
+            None => {
+                if line.iter().all(|&c| c == b' ' || c == b'\t') {
+                    return Ok(());
+                }
+                match scan_line(line) {
+                    Ok(f) => f,
+                    Err(ScanError::Syntax(msg)) => {
+                        return Err(LineError::Skip(format!("invalid JSON: {msg}")))
+                    }
+                    Err(ScanError::NotObject) => {
+                        return Err(LineError::Skip("not a JSON object".into()))
+                    }
+                }
             }
-            Err(ScanError::NotObject) => return Err(LineError::Skip("not a JSON object".into())),
         };
         let Some(topic) = fields.topic else {
             let is_header = fields.has_session_name
@@ -307,7 +364,7 @@ fn parse_chunk(
         base: start,
         mode,
         zone: Zone::new(zone_name)?,
-        interner: HashMap::new(),
+        interner: HashMap::default(),
         out: ChunkOut {
             cols: Columns::default(),
             topics: Vec::new(),
@@ -328,11 +385,25 @@ fn parse_chunk(
     let mut lineno = 0u64; // local, 1-based after increment
     let mut reported = 0usize;
     while pos < chunk.len() {
-        let nl = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
         lineno += 1;
+        let first = first_line_of_file && lineno == 1;
+        // The usual valid line is scanned in one pass that also finds its end; anything
+        // else is cut at the next newline and scanned on its own (exact error reports).
+        let fast = if first {
+            None
+        } else {
+            scan_line_prefix(&chunk[pos..])
+        };
+        let (nl, scanned) = match fast {
+            Some((fields, len)) => (pos + len, Some(fields)),
+            None => (
+                memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i),
+                None,
+            ),
+        };
         let mut line = &chunk[pos..nl];
         let mut line_start = pos;
-        if first_line_of_file && lineno == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+        if first && line.starts_with(b"\xEF\xBB\xBF") {
             line = &line[3..];
             line_start += 3;
         }
@@ -341,7 +412,7 @@ fn parse_chunk(
         }
         // Invalid UTF-8 needs no special path: the scanner only reads ASCII structure, and
         // every string taken from the line is decoded with replacement characters.
-        let result = p.line(lineno, line, line_start);
+        let result = p.line(lineno, line, line_start, scanned);
         if let Err(LineError::Skip(reason)) = result {
             p.out.skipped.push(Skipped {
                 line: lineno,
