@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::scan::{scan_line, scan_line_prefix, unescape_into, Fields, Kind, ScanError, Value};
+use crate::scan::{
+    scan_line, scan_line_prefix, scan_line_prefix_into, unescape_into, Fields, Kind, Out,
+    ScanError, Value,
+};
 use crate::time::{self, Zone};
 
 /// Whether payloads are copied into the table or only located in the file.
@@ -149,8 +152,8 @@ struct ChunkParser<'a> {
     out: ChunkOut,
     scratch: String,
     progress: Option<&'a AtomicU64>,
-    /// The whole chunk is valid UTF-8, so string slices need no re-validation.
-    utf8: bool,
+    /// Full mode: the chunk's payload text (`cols.payload.data` once the chunk is done).
+    text: Out,
 }
 
 enum LineError {
@@ -322,21 +325,18 @@ impl ChunkParser<'_> {
         c.line.push(lineno);
         match self.mode {
             Mode::Full => {
-                if let Some(v) = payload {
-                    let raw = &line[v.start..v.end];
-                    if self.utf8 {
-                        // SAFETY: `raw` lies between ASCII quotes of a chunk that passed
-                        // UTF-8 validation, so it is valid UTF-8.
-                        unsafe { crate::scan::unescape_into_utf8(raw, &mut c.payload.data) };
-                    } else if matches!(v.kind, Kind::Str { escaped: true }) {
-                        self.scratch.clear();
-                        unescape_into(raw, &mut self.scratch);
-                        c.payload.data.push_str(&self.scratch);
-                    } else {
-                        c.payload.data.push_str(&String::from_utf8_lossy(raw));
+                match payload {
+                    Some(v) => {
+                        // Usually the scan already unescaped it.
+                        if !self.text.commit() {
+                            self.scratch.clear();
+                            unescape_into(&line[v.start..v.end], &mut self.scratch);
+                            self.text.commit_text(&self.scratch);
+                        }
                     }
+                    None => self.text.rollback(),
                 }
-                c.payload.offsets.push(c.payload.data.len() as i32);
+                c.payload.offsets.push(self.text.len() as i32);
             }
             Mode::Index => {
                 let (o, l) = payload.map_or((abs as u64, 0), |v| {
@@ -375,8 +375,12 @@ fn parse_chunk(
         },
         scratch: String::new(),
         progress,
-        // Only full mode copies strings out; the index never needs the check.
-        utf8: mode == Mode::Full && std::str::from_utf8(chunk).is_ok(),
+        // Payload text is at most as long as the chunk (unescaping only shrinks valid UTF-8).
+        text: if mode == Mode::Full {
+            Out::with_capacity(chunk.len())
+        } else {
+            Out::default()
+        },
     };
     if mode == Mode::Full {
         p.out.cols.payload.offsets.push(0);
@@ -391,6 +395,8 @@ fn parse_chunk(
         // else is cut at the next newline and scanned on its own (exact error reports).
         let fast = if first {
             None
+        } else if mode == Mode::Full {
+            scan_line_prefix_into(&chunk[pos..], &mut p.text)
         } else {
             scan_line_prefix(&chunk[pos..])
         };
@@ -413,6 +419,8 @@ fn parse_chunk(
         // Invalid UTF-8 needs no special path: the scanner only reads ASCII structure, and
         // every string taken from the line is decoded with replacement characters.
         let result = p.line(lineno, line, line_start, scanned);
+        // A line that made no row leaves no payload text.
+        p.text.rollback();
         if let Err(LineError::Skip(reason)) = result {
             p.out.skipped.push(Skipped {
                 line: lineno,
@@ -435,6 +443,9 @@ fn parse_chunk(
         );
     }
     p.out.lines = lineno;
+    if mode == Mode::Full {
+        p.out.cols.payload.data = std::mem::take(&mut p.text).into_string();
+    }
     Ok(p.out)
 }
 
@@ -580,6 +591,35 @@ mod tests {
         assert_eq!(lines, vec![4, 6]);
         assert!(p.skipped[0].reason.starts_with("bad timestamp"));
         assert!(p.skipped[1].reason.starts_with("invalid JSON"));
+    }
+
+    #[test]
+    fn payload_text_follows_the_last_key_and_accepted_rows_only() {
+        let long = "\\\"k\\\":".repeat(40);
+        let data = format!(
+            "{{\"topic\":\"a\",\"payload\":\"{long}1\",\"payload\":null}}\n\
+             {{\"topic\":\"a\",\"payload\":null,\"payload\":\"{long}2\"}}\n\
+             {{\"topic\":\"a\",\"payload\":\"{long}3\",\"timestamp\":\"bad\"}}\n\
+             {{\"topic\":\"a\",\"payload\":\"{long}4\",\"x\":tru}}\n\
+             {{\"payload\":\"{long}5\"}}\n\
+             {{\"topic\":\"a\",\"payload\":\"{long}\\u00e96\"}}\n\
+             {{\"topic\":\"a\",\"payload\":\"{long}7\"}}"
+        );
+        let p = parse_buffer(data.as_bytes(), Mode::Full, "UTC", None).unwrap();
+        let b = &p.batches[0];
+        assert_eq!(b.line, vec![1, 2, 6, 7]);
+        let k = "\"k\":".repeat(40);
+        let want = [
+            String::new(),
+            format!("{k}2"),
+            format!("{k}\u{e9}6"),
+            format!("{k}7"),
+        ];
+        let offs = &b.payload.offsets;
+        let got: Vec<&str> = (0..4)
+            .map(|r| &b.payload.data[offs[r] as usize..offs[r + 1] as usize])
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

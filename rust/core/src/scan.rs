@@ -94,6 +94,8 @@ struct Masks {
     slash: u64,
     /// Control characters (< 0x20).
     ctl: u64,
+    /// Bytes >= 0x80 (parts of non-ASCII characters, or invalid UTF-8).
+    high: u64,
 }
 
 /// The class masks of `block[..64]`.
@@ -108,6 +110,7 @@ fn masks64(block: &[u8]) -> Masks {
         quote: 0,
         slash: 0,
         ctl: 0,
+        high: 0,
     };
     // SAFETY: SSE2 is part of the x86_64 baseline, so the intrinsics are always available;
     // each unaligned 16-byte load reads `block[16 * k..16 * k + 16]`, in bounds by the assert.
@@ -122,6 +125,7 @@ fn masks64(block: &[u8]) -> Masks {
             m.slash |= bits(_mm_cmpeq_epi8(v, slash));
             // v <= 0x1f (unsigned) exactly when min(v, 0x1f) == v.
             m.ctl |= bits(_mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v));
+            m.high |= bits(v);
         }
     }
     m
@@ -135,12 +139,14 @@ fn masks64(block: &[u8]) -> Masks {
         quote: 0,
         slash: 0,
         ctl: 0,
+        high: 0,
     };
     for (k, &c) in block[..64].iter().enumerate() {
         match c {
             b'"' => m.quote |= 1 << k,
             b'\\' => m.slash |= 1 << k,
             0..=0x1f => m.ctl |= 1 << k,
+            0x80.. => m.high |= 1 << k,
             _ => {}
         }
     }
@@ -252,12 +258,62 @@ impl<const NL: bool> Scanner<'_, NL> {
     /// Scans a string starting after its opening quote; returns (end of content, escaped).
     #[inline]
     fn string(&mut self) -> Result<(usize, bool), ScanError> {
+        self.string_from(false)
+    }
+
+    /// As [`Scanner::string`], also unescaping the content into `out` (see [`Out::done`]).
+    /// Validates exactly as `string` does and returns the same.
+    #[inline]
+    fn string_into(&mut self, out: &mut Out) -> Result<(usize, bool), ScanError> {
+        let start = self.i;
         let mut escaped = false;
-        // Whole 64-byte blocks: one mask of the special bytes per block, walked bit by bit
-        // (payloads are long and hold an escape every few dozen bytes). Same decisions, in
-        // the same order, as the byte loop below, which finishes the last partial block.
+        let mut high = false;
+        // The common blocks of `string_from`; in them every escape is `\"` or `\\`, so the
+        // content is the bytes less each escaping backslash. Anything else: leave the rest
+        // to `string_from` (from the cursor, never inside an escape) and to the caller's
+        // general unescaping.
+        while let Some(block) = self.b.get(self.i..self.i + 64) {
+            let base = self.i;
+            let m = masks64(block);
+            let (esc, carry) = if m.slash == 0 {
+                (0, false)
+            } else {
+                escaped_mask(m.slash)
+            };
+            let ends = m.quote & !esc;
+            let upto = ends ^ ends.wrapping_sub(1);
+            if ((esc & !(m.quote | m.slash)) | m.ctl) & upto != 0 {
+                break;
+            }
+            escaped |= m.slash & upto != 0;
+            high |= m.high & upto != 0;
+            // Content bytes of this block: up to the end quote, or all but an escaping
+            // backslash in the last byte (the next block starts at it).
+            let n = if ends == 0 {
+                64 - usize::from(carry)
+            } else {
+                ends.trailing_zeros() as usize
+            };
+            let below_n = if n == 64 { !0 } else { (1u64 << n) - 1 };
+            out.push_without(&self.b[base..], n, m.slash & !esc & below_n);
+            if ends != 0 {
+                let end = base + n;
+                self.i = end + 1;
+                // Removing ASCII backslashes keeps valid UTF-8 valid; invalid UTF-8 is
+                // left to the caller's lossy unescaping.
+                out.done = !high || std::str::from_utf8(&self.b[start..end]).is_ok();
+                return Ok((end, escaped));
+            }
+            self.i = base + n;
+        }
+        self.string_from(escaped)
+    }
+
+    /// The rest of a string, from a cursor that is not inside an escape.
+    #[inline]
+    fn string_from(&mut self, mut escaped: bool) -> Result<(usize, bool), ScanError> {
         // Whole 64-byte blocks, each starting at the cursor (never inside an escape). The
-        // common block (no control character, only `\\"` and `\\\\` escapes before the end) is
+        // common block (no control character, only `\"` and `\\` escapes before the end) is
         // settled with masks alone; any other block is walked special byte by special byte,
         // making the same decisions in the same order as the byte loop below (which finishes
         // the last partial block), so errors and their columns are the same.
@@ -467,6 +523,134 @@ impl<const NL: bool> Scanner<'_, NL> {
     }
 }
 
+/// Full mode's payload text of a chunk, which `scan_line_prefix_into` writes as it
+/// validates.
+///
+/// `buf[..mark]` is the committed text (valid UTF-8, whole rows' payloads); the current
+/// line's tentative payload is `buf[mark..w]`, and only [`Out::commit`] (when the scan
+/// proved it exact, see [`Out::done`]) or [`Out::commit_text`] makes it part of the text.
+#[derive(Debug, Default)]
+pub struct Out {
+    buf: Vec<u8>,
+    mark: usize,
+    w: usize,
+    /// The line's (last) `payload` value was a string, and `buf[mark..w]` is its unescaped
+    /// text exactly as [`unescape`] makes it, which is valid UTF-8.
+    done: bool,
+}
+
+/// Spare bytes `Out` keeps past `w` while a block is copied (fixed-size copies overshoot).
+const OUT_SLACK: usize = 128;
+
+impl Out {
+    /// Room for about `n` payload bytes (no page is touched before it is written).
+    pub fn with_capacity(n: usize) -> Self {
+        Out {
+            buf: vec![0; n + OUT_SLACK],
+            mark: 0,
+            w: 0,
+            done: false,
+        }
+    }
+
+    /// Length of the committed text.
+    pub fn len(&self) -> usize {
+        self.mark
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.mark == 0
+    }
+
+    /// Whether the last scan left this line's payload text ready for [`Out::commit`].
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Drops the current line's tentative text.
+    pub fn rollback(&mut self) {
+        self.w = self.mark;
+        self.done = false;
+    }
+
+    /// Keeps the current line's text if the scan finished it (else drops it); returns
+    /// whether it was kept.
+    pub fn commit(&mut self) -> bool {
+        let kept = self.done;
+        if kept {
+            self.mark = self.w;
+        }
+        self.rollback();
+        kept
+    }
+
+    /// Replaces the current line's text by `text` and keeps it.
+    pub fn commit_text(&mut self, text: &str) {
+        self.rollback();
+        self.push(text.as_bytes());
+        self.mark = self.w;
+    }
+
+    #[inline]
+    fn room(&mut self, n: usize) {
+        if self.w + n > self.buf.len() {
+            let len = (self.buf.len() * 2).max(self.w + n);
+            self.buf.resize(len, 0);
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.room(bytes.len());
+        self.buf[self.w..self.w + bytes.len()].copy_from_slice(bytes);
+        self.w += bytes.len();
+    }
+
+    /// Appends `src[..n]` (`n <= 64`) less the bytes whose bits are set in `drop`.
+    #[inline]
+    fn push_without(&mut self, src: &[u8], n: usize, mut drop: u64) {
+        self.room(OUT_SLACK);
+        let mut from = 0;
+        loop {
+            let to = if drop == 0 {
+                n
+            } else {
+                drop.trailing_zeros() as usize
+            };
+            let len = to - from;
+            let seg = &src[from..];
+            // Fixed-size copies (a segment is at most 64 bytes); what they write past the
+            // segment lies in the slack and is overwritten or cut off later.
+            if seg.len() >= 64 {
+                let dst = &mut self.buf[self.w..self.w + 64];
+                dst[..32].copy_from_slice(&seg[..32]);
+                if len > 32 {
+                    dst[32..].copy_from_slice(&seg[32..64]);
+                }
+            } else {
+                self.buf[self.w..self.w + len].copy_from_slice(&seg[..len]);
+            }
+            self.w += len;
+            if drop == 0 {
+                return;
+            }
+            from = to + 1;
+            drop &= drop - 1;
+        }
+    }
+
+    /// The committed text.
+    pub fn into_string(mut self) -> String {
+        self.buf.truncate(self.mark);
+        self.buf.shrink_to_fit();
+        // SAFETY: `buf[..mark]` only ever grows by `commit_text` (bytes of a `&str`) or by
+        // `commit` of a text the scan marked `done`: `string_into` sets `done` only when the
+        // string's raw bytes are valid UTF-8 (pure ASCII, or checked with `from_utf8`) and
+        // the text is those bytes less some ASCII backslashes, which is still valid UTF-8.
+        // Whole valid pieces concatenate to valid UTF-8.
+        unsafe { String::from_utf8_unchecked(self.buf) }
+    }
+}
+
 /// Scans one line (without its newline). Validates all of it; records the known fields.
 pub fn scan_line(line: &[u8]) -> Result<Fields, ScanError> {
     let mut s = Scanner::<false> { b: line, i: 0 };
@@ -481,7 +665,7 @@ pub fn scan_line(line: &[u8]) -> Result<Fields, ScanError> {
         }
         return Err(ScanError::NotObject);
     }
-    let f = s.object()?;
+    let f = s.object(None)?;
     s.ws();
     if s.i != line.len() {
         return Err(syntax("extra data", s.i));
@@ -495,23 +679,46 @@ pub fn scan_line(line: &[u8]) -> Result<Fields, ScanError> {
 /// a trailing `\r`) gives the same fields. `None` for anything else (the caller cuts the
 /// line and calls `scan_line` for the exact error).
 pub fn scan_line_prefix(buf: &[u8]) -> Option<(Fields, usize)> {
+    scan_prefix(buf, None)
+}
+
+/// As [`scan_line_prefix`], also unescaping the payload into `out` (see [`Out::done`]).
+pub fn scan_line_prefix_into(buf: &[u8], out: &mut Out) -> Option<(Fields, usize)> {
+    scan_prefix(buf, Some(out))
+}
+
+#[inline]
+fn scan_prefix(buf: &[u8], mut out: Option<&mut Out>) -> Option<(Fields, usize)> {
+    if let Some(o) = out.as_deref_mut() {
+        o.rollback();
+    }
     let mut s = Scanner::<true> { b: buf, i: 0 };
     s.ws();
-    if s.peek() != Some(b'{') {
-        return None;
-    }
-    let f = s.object().ok()?;
-    s.ws();
-    match s.peek() {
-        None | Some(b'\n') => Some((f, s.i)),
-        Some(_) => None,
+    let scanned = if s.peek() == Some(b'{') {
+        s.object(out.as_deref_mut()).ok()
+    } else {
+        None
+    };
+    let ended = scanned.is_some() && {
+        s.ws();
+        matches!(s.peek(), None | Some(b'\n'))
+    };
+    match scanned {
+        Some(f) if ended => Some((f, s.i)),
+        _ => {
+            if let Some(o) = out {
+                o.rollback();
+            }
+            None
+        }
     }
 }
 
 impl<const NL: bool> Scanner<'_, NL> {
-    /// The top-level object (cursor on its `{`); records the known fields.
+    /// The top-level object (cursor on its `{`); records the known fields. With `out`, a
+    /// string payload is unescaped into it as it is scanned.
     #[inline]
-    fn object(&mut self) -> Result<Fields, ScanError> {
+    fn object(&mut self, mut out: Option<&mut Out>) -> Result<Fields, ScanError> {
         let s = self;
         s.i += 1;
         let mut f = Fields::default();
@@ -534,19 +741,6 @@ impl<const NL: bool> Scanner<'_, NL> {
             }
             s.i += 1;
             s.ws();
-            // Strings (most values) directly; `value` would do the same.
-            let v = if s.peek() == Some(b'"') {
-                s.i += 1;
-                let start = s.i;
-                let (end, escaped) = s.string()?;
-                Value {
-                    kind: Kind::Str { escaped },
-                    start,
-                    end,
-                }
-            } else {
-                s.value(1)?
-            };
             let raw_key = &s.b[kstart..kend];
             let owned;
             let key: &[u8] = if kesc {
@@ -554,6 +748,30 @@ impl<const NL: bool> Scanner<'_, NL> {
                 owned.as_bytes()
             } else {
                 raw_key
+            };
+            // A later `payload` replaces an earlier one.
+            let mut sink = None;
+            if key == b"payload" {
+                if let Some(o) = out.as_deref_mut() {
+                    o.rollback();
+                    sink = Some(o);
+                }
+            }
+            // Strings (most values) directly; `value` would do the same.
+            let v = if s.peek() == Some(b'"') {
+                s.i += 1;
+                let start = s.i;
+                let (end, escaped) = match sink {
+                    Some(o) => s.string_into(o)?,
+                    None => s.string()?,
+                };
+                Value {
+                    kind: Kind::Str { escaped },
+                    start,
+                    end,
+                }
+            } else {
+                s.value(1)?
             };
             match key {
                 b"topic" => f.topic = Some(v),
@@ -767,6 +985,7 @@ mod tests {
                 quote: bits(&|c| c == b'"'),
                 slash: bits(&|c| c == b'\\'),
                 ctl: bits(&|c| c < 0x20),
+                high: bits(&|c| c >= 0x80),
             };
             assert_eq!(masks64(&block), naive, "{block:?}");
         }
@@ -919,6 +1138,76 @@ mod tests {
             }
         }
         assert!(agreed_ok > 10_000, "{agreed_ok}");
+    }
+
+    #[test]
+    fn payload_text_of_the_scan_agrees_with_unescape() {
+        let pieces: [&[u8]; 12] = [
+            b"abcdefghijklmnopqrstuvwxyz",
+            b"\\\"",
+            b"\\\\",
+            b"\\n",
+            b"\\/",
+            b"\\u00e9",
+            b"\\ud83d\\ude00",
+            b"\xc3\xa9",
+            b"\xe2\x82\xac",
+            b"\xff",
+            b"\xe2\x82",
+            b"0123456789",
+        ];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Out::with_capacity(0);
+        let mut expect = String::new();
+        let (mut fast, mut slow) = (0, 0);
+        for round in 0..20_000 {
+            let mut raw = Vec::new();
+            let len = (next() % 400) as usize;
+            while raw.len() < len {
+                let k = (next() % 64) as usize;
+                // Mostly ASCII with `\"` and `\\`; sometimes anything else.
+                let piece = if k < 30 {
+                    0
+                } else if k < 50 {
+                    1 + k % 2
+                } else if k < 54 {
+                    11
+                } else {
+                    k % 12
+                };
+                raw.extend_from_slice(pieces[piece]);
+            }
+            let mut line = b"{\"topic\":\"t\",\"payload\":\"".to_vec();
+            line.extend_from_slice(&raw);
+            line.extend_from_slice(b"\",\"qos\":0}");
+            if round % 2 == 0 {
+                line.extend_from_slice(b"\n{\"next\":1}");
+            }
+            let (f, _) = scan_line_prefix_into(&line, &mut out).expect("valid line");
+            let p = f.payload.unwrap();
+            assert_eq!(&line[p.start..p.end], &raw[..]);
+            let text = unescape(&raw);
+            if out.commit() {
+                fast += 1;
+            } else {
+                slow += 1;
+                out.commit_text(&text);
+            }
+            expect.push_str(&text);
+            if round % 3 == 0 {
+                // A line that makes no row leaves nothing behind.
+                assert!(scan_line_prefix_into(&line, &mut out).is_some());
+                out.rollback();
+            }
+        }
+        assert!(fast > 1_000 && slow > 1_000, "{fast} {slow}");
+        assert_eq!(out.into_string(), expect);
     }
 
     #[test]
