@@ -20,6 +20,33 @@ fn cpu_seconds() -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
+/// A digest of every column of every batch (to compare two builds' output).
+fn digest(s: &mqtt_replay_core::Session) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for b in &s.batches {
+        for col in b.columns() {
+            let data = col.to_data();
+            format!("{:?}", data.data_type()).hash(&mut h);
+            for buf in data.buffers() {
+                buf.as_slice().hash(&mut h);
+            }
+            for child in data.child_data() {
+                for buf in child.buffers() {
+                    buf.as_slice().hash(&mut h);
+                }
+            }
+            if let Some(n) = data.nulls() {
+                n.iter().collect::<Vec<_>>().hash(&mut h);
+            }
+        }
+    }
+    for k in &s.skipped {
+        (k.line, &k.reason, &k.text).hash(&mut h);
+    }
+    h.finish()
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = PathBuf::from(
@@ -53,6 +80,9 @@ fn main() {
                 s.skipped.len(),
                 s.batches.len()
             );
+            if std::env::var_os("READ_BENCH_HASH").is_some() {
+                println!("{mode:?} digest {:016x}", digest(&s));
+            }
             drop(s);
         }
         println!("{mode:?} best of {runs}: {best:.3} s (cpu {best_cpu:.3} s)");
