@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use crate::scan::{scan_line, unescape_into, Kind, ScanError, Value};
+use crate::scan::{
+    scan_line, scan_line_prefix, scan_line_prefix_into, unescape_into, Fields, Kind, Out,
+    ScanError, Value,
+};
 use crate::time::{self, Zone};
 
 /// Whether payloads are copied into the table or only located in the file.
@@ -94,6 +97,49 @@ fn excerpt(line: &[u8]) -> String {
         .collect()
 }
 
+/// A fast non-cryptographic hasher (FxHash's mixing) for the per-chunk topic interner; the
+/// keys come from the file, but a chunk holds at most a few million of them, so worst-case
+/// collisions cost time only, never correctness.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 fn parse_int(b: &[u8]) -> Option<i64> {
     std::str::from_utf8(b).ok()?.parse::<i64>().ok()
 }
@@ -102,12 +148,12 @@ struct ChunkParser<'a> {
     base: usize,
     mode: Mode,
     zone: Zone,
-    interner: HashMap<Vec<u8>, i32>,
+    interner: HashMap<Vec<u8>, i32, FxBuild>,
     out: ChunkOut,
     scratch: String,
     progress: Option<&'a AtomicU64>,
-    /// The whole chunk is valid UTF-8, so string slices need no re-validation.
-    utf8: bool,
+    /// Full mode: the chunk's payload text (`cols.payload.data` once the chunk is done).
+    text: Out,
 }
 
 enum LineError {
@@ -128,17 +174,31 @@ impl ChunkParser<'_> {
     }
 
     /// Parses one line (no newline, no trailing CR). `abs` is the line's offset in the buffer
-    /// (meaningful only when `line` is the buffer's own bytes, i.e. valid UTF-8).
-    fn line(&mut self, lineno: u64, line: &[u8], abs: usize) -> Result<(), LineError> {
-        if line.iter().all(|&c| c == b' ' || c == b'\t') {
-            return Ok(());
-        }
-        let fields = match scan_line(line) {
-            Ok(f) => f,
-            Err(ScanError::Syntax(msg)) => {
-                return Err(LineError::Skip(format!("invalid JSON: {msg}")))
+    /// (meaningful only when `line` is the buffer's own bytes, i.e. valid UTF-8). `scanned`:
+    /// the line's fields when `scan_line_prefix` already scanned it.
+    fn line(
+        &mut self,
+        lineno: u64,
+        line: &[u8],
+        abs: usize,
+        scanned: Option<Fields>,
+    ) -> Result<(), LineError> {
+        let fields = match scanned {
+            Some(f) => f,
+            None => {
+                if line.iter().all(|&c| c == b' ' || c == b'\t') {
+                    return Ok(());
+                }
+                match scan_line(line) {
+                    Ok(f) => f,
+                    Err(ScanError::Syntax(msg)) => {
+                        return Err(LineError::Skip(format!("invalid JSON: {msg}")))
+                    }
+                    Err(ScanError::NotObject) => {
+                        return Err(LineError::Skip("not a JSON object".into()))
+                    }
+                }
             }
-            Err(ScanError::NotObject) => return Err(LineError::Skip("not a JSON object".into())),
         };
         let Some(topic) = fields.topic else {
             let is_header = fields.has_session_name
@@ -265,21 +325,18 @@ impl ChunkParser<'_> {
         c.line.push(lineno);
         match self.mode {
             Mode::Full => {
-                if let Some(v) = payload {
-                    let raw = &line[v.start..v.end];
-                    if self.utf8 {
-                        // SAFETY: `raw` lies between ASCII quotes of a chunk that passed
-                        // UTF-8 validation, so it is valid UTF-8.
-                        unsafe { crate::scan::unescape_into_utf8(raw, &mut c.payload.data) };
-                    } else if matches!(v.kind, Kind::Str { escaped: true }) {
-                        self.scratch.clear();
-                        unescape_into(raw, &mut self.scratch);
-                        c.payload.data.push_str(&self.scratch);
-                    } else {
-                        c.payload.data.push_str(&String::from_utf8_lossy(raw));
+                match payload {
+                    Some(v) => {
+                        // Usually the scan already unescaped it.
+                        if !self.text.commit() {
+                            self.scratch.clear();
+                            unescape_into(&line[v.start..v.end], &mut self.scratch);
+                            self.text.commit_text(&self.scratch);
+                        }
                     }
+                    None => self.text.rollback(),
                 }
-                c.payload.offsets.push(c.payload.data.len() as i32);
+                c.payload.offsets.push(self.text.len() as i32);
             }
             Mode::Index => {
                 let (o, l) = payload.map_or((abs as u64, 0), |v| {
@@ -307,7 +364,7 @@ fn parse_chunk(
         base: start,
         mode,
         zone: Zone::new(zone_name)?,
-        interner: HashMap::new(),
+        interner: HashMap::default(),
         out: ChunkOut {
             cols: Columns::default(),
             topics: Vec::new(),
@@ -318,8 +375,12 @@ fn parse_chunk(
         },
         scratch: String::new(),
         progress,
-        // Only full mode copies strings out; the index never needs the check.
-        utf8: mode == Mode::Full && std::str::from_utf8(chunk).is_ok(),
+        // Payload text is at most as long as the chunk (unescaping only shrinks valid UTF-8).
+        text: if mode == Mode::Full {
+            Out::with_capacity(chunk.len())
+        } else {
+            Out::default()
+        },
     };
     if mode == Mode::Full {
         p.out.cols.payload.offsets.push(0);
@@ -328,11 +389,27 @@ fn parse_chunk(
     let mut lineno = 0u64; // local, 1-based after increment
     let mut reported = 0usize;
     while pos < chunk.len() {
-        let nl = memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i);
         lineno += 1;
+        let first = first_line_of_file && lineno == 1;
+        // The usual valid line is scanned in one pass that also finds its end; anything
+        // else is cut at the next newline and scanned on its own (exact error reports).
+        let fast = if first {
+            None
+        } else if mode == Mode::Full {
+            scan_line_prefix_into(&chunk[pos..], &mut p.text)
+        } else {
+            scan_line_prefix(&chunk[pos..])
+        };
+        let (nl, scanned) = match fast {
+            Some((fields, len)) => (pos + len, Some(fields)),
+            None => (
+                memchr::memchr(b'\n', &chunk[pos..]).map_or(chunk.len(), |i| pos + i),
+                None,
+            ),
+        };
         let mut line = &chunk[pos..nl];
         let mut line_start = pos;
-        if first_line_of_file && lineno == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+        if first && line.starts_with(b"\xEF\xBB\xBF") {
             line = &line[3..];
             line_start += 3;
         }
@@ -341,7 +418,9 @@ fn parse_chunk(
         }
         // Invalid UTF-8 needs no special path: the scanner only reads ASCII structure, and
         // every string taken from the line is decoded with replacement characters.
-        let result = p.line(lineno, line, line_start);
+        let result = p.line(lineno, line, line_start, scanned);
+        // A line that made no row leaves no payload text.
+        p.text.rollback();
         if let Err(LineError::Skip(reason)) = result {
             p.out.skipped.push(Skipped {
                 line: lineno,
@@ -364,6 +443,9 @@ fn parse_chunk(
         );
     }
     p.out.lines = lineno;
+    if mode == Mode::Full {
+        p.out.cols.payload.data = std::mem::take(&mut p.text).into_string();
+    }
     Ok(p.out)
 }
 
@@ -509,6 +591,35 @@ mod tests {
         assert_eq!(lines, vec![4, 6]);
         assert!(p.skipped[0].reason.starts_with("bad timestamp"));
         assert!(p.skipped[1].reason.starts_with("invalid JSON"));
+    }
+
+    #[test]
+    fn payload_text_follows_the_last_key_and_accepted_rows_only() {
+        let long = "\\\"k\\\":".repeat(40);
+        let data = format!(
+            "{{\"topic\":\"a\",\"payload\":\"{long}1\",\"payload\":null}}\n\
+             {{\"topic\":\"a\",\"payload\":null,\"payload\":\"{long}2\"}}\n\
+             {{\"topic\":\"a\",\"payload\":\"{long}3\",\"timestamp\":\"bad\"}}\n\
+             {{\"topic\":\"a\",\"payload\":\"{long}4\",\"x\":tru}}\n\
+             {{\"payload\":\"{long}5\"}}\n\
+             {{\"topic\":\"a\",\"payload\":\"{long}\\u00e96\"}}\n\
+             {{\"topic\":\"a\",\"payload\":\"{long}7\"}}"
+        );
+        let p = parse_buffer(data.as_bytes(), Mode::Full, "UTC", None).unwrap();
+        let b = &p.batches[0];
+        assert_eq!(b.line, vec![1, 2, 6, 7]);
+        let k = "\"k\":".repeat(40);
+        let want = [
+            String::new(),
+            format!("{k}2"),
+            format!("{k}\u{e9}6"),
+            format!("{k}7"),
+        ];
+        let offs = &b.payload.offsets;
+        let got: Vec<&str> = (0..4)
+            .map(|r| &b.payload.data[offs[r] as usize..offs[r + 1] as usize])
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
