@@ -102,6 +102,14 @@ class SessionView:
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
+    def rows_arg(self, rows: IntArray) -> IntArray | None:
+        """``rows`` for the Rust passes, or None when they are every row (selections hold
+        each row at most once): the pass then reads no row numbers at all."""
+        n = len(self)
+        if len(rows) == n and (n == 0 or (rows[0] == 0 and rows[-1] == n - 1)):
+            return None
+        return rows
+
     @property
     def time_ordered(self) -> bool:
         """Whether the timestamps never go backwards in file order (computed once)."""
@@ -436,7 +444,7 @@ def topic_statistics(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
     if len(rows) == 0:
         return []
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    g = group_stats(view.codes, view.ts, view.sizes, rows, len(view.topics))
+    g = group_stats(view.codes, view.ts, view.sizes, view.rows_arg(rows), len(view.topics))
     if not g.ordered or (len(rows) > 1 and bool(np.any(rows[1:] < rows[:-1]))):
         return topic_statistics_sorted(view, rows)
     out: list[dict[str, Any]] = []

@@ -79,7 +79,7 @@ def lane_index(view: SessionView, rows: IntArray, lane_by: LaneBy) -> tuple[list
     if len(rows):
         n = len(view.topics)
         per_topic, _ = bucket_counts(
-            view.codes, view.ts, rows, np.arange(n), _TS_MIN, _TS_MAX, max(n, 1), 1
+            view.codes, view.ts, view.rows_arg(rows), np.arange(n), _TS_MIN, _TS_MAX, max(n, 1), 1
         )
         present = np.flatnonzero(per_topic[:, 0])
     lane_of_code = np.full(len(view.topics), -1, dtype=np.int64)
@@ -154,7 +154,9 @@ def aggregate(
     nb = int(np.clip(width_px // 4, 20, 400))
     nb = max(min(nb, MAX_CELLS // nl), 4)
     span = max(x1 - x0 + 1, nb)
-    counts, _ = bucket_counts(view.codes, view.ts, vis_rows, lane_of_code, x0, x1, nl, nb)
+    counts, _ = bucket_counts(
+        view.codes, view.ts, view.rows_arg(vis_rows), lane_of_code, x0, x1, nl, nb
+    )
     edges = x0 + (np.arange(nb + 1, dtype=np.int64) * span) // nb
     return Timeline(
         "buckets",

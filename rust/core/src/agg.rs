@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use rayon::prelude::*;
+
 /// Why an aggregation could not be computed from the given columns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AggError {
@@ -59,16 +61,90 @@ fn check_rows(rows: Option<&[i64]>, n: usize) -> Result<(), AggError> {
     Ok(())
 }
 
-/// Calls `f(row)` for every selected row (all rows when `rows` is `None`), in order.
-#[inline]
-fn for_rows(rows: Option<&[i64]>, n: usize, mut f: impl FnMut(usize)) {
-    match rows {
-        Some(rows) => rows.iter().for_each(|&r| f(r as usize)),
-        None => (0..n).for_each(f),
+/// Selections below this many rows are walked by one thread.
+const PARALLEL_MIN_ROWS: usize = 1 << 18;
+
+/// A contiguous piece of a selection: some of its row numbers, or a range of all rows.
+#[derive(Clone, Copy)]
+enum Piece<'a> {
+    Rows(&'a [i64]),
+    Range(usize, usize),
+}
+
+impl Piece<'_> {
+    /// Calls `f(row)` for every row of the piece, in order; stops at the first row that is
+    /// not below `n` and returns it.
+    #[inline]
+    fn each(self, n: usize, mut f: impl FnMut(usize)) -> Option<i64> {
+        match self {
+            Piece::Rows(rows) => {
+                for &r in rows {
+                    if r < 0 || r as u64 >= n as u64 {
+                        return Some(r);
+                    }
+                    f(r as usize);
+                }
+            }
+            Piece::Range(a, b) => (a..b.min(n)).for_each(f),
+        }
+        None
     }
 }
 
-/// Count, bytes, first/last time and min/max gap per topic over `rows` (row order).
+/// The selection (all rows when `rows` is `None`) cut into about one piece per core, in order.
+fn pieces(rows: Option<&[i64]>, n: usize) -> Vec<Piece<'_>> {
+    let len = rows.map_or(n, <[i64]>::len);
+    let k = (len / PARALLEL_MIN_ROWS).clamp(1, rayon::current_num_threads().max(1));
+    let step = len.div_ceil(k).max(1);
+    match rows {
+        _ if len == 0 => vec![Piece::Range(0, 0)],
+        Some(rows) => rows.chunks(step).map(Piece::Rows).collect(),
+        None => (0..n)
+            .step_by(step)
+            .map(|a| Piece::Range(a, (a + step).min(n)))
+            .collect(),
+    }
+}
+
+impl TopicStats {
+    fn empty(n_topics: usize) -> Self {
+        Self {
+            count: vec![0; n_topics],
+            bytes: vec![0; n_topics],
+            first: vec![0; n_topics],
+            last: vec![0; n_topics],
+            gap_min: vec![i64::MAX; n_topics],
+            gap_max: vec![i64::MIN; n_topics],
+            ordered: true,
+        }
+    }
+
+    /// Appends the statistics of the rows that follow this piece's rows.
+    fn append(&mut self, later: &TopicStats) {
+        self.ordered &= later.ordered;
+        for c in 0..self.count.len() {
+            if later.count[c] == 0 {
+                continue;
+            }
+            if self.count[c] == 0 {
+                self.first[c] = later.first[c];
+            } else {
+                let gap = later.first[c] - self.last[c];
+                self.ordered &= gap >= 0;
+                self.gap_min[c] = self.gap_min[c].min(gap);
+                self.gap_max[c] = self.gap_max[c].max(gap);
+            }
+            self.gap_min[c] = self.gap_min[c].min(later.gap_min[c]);
+            self.gap_max[c] = self.gap_max[c].max(later.gap_max[c]);
+            self.last[c] = later.last[c];
+            self.count[c] += later.count[c];
+            self.bytes[c] += later.bytes[c];
+        }
+    }
+}
+
+/// Count, bytes, first/last time and min/max gap per topic over `rows` (row order). Pieces of
+/// the selection are walked in parallel and joined in order.
 pub fn topic_stats(
     codes: &[i32],
     ts: &[i64],
@@ -80,42 +156,40 @@ pub fn topic_stats(
     if ts.len() != n || sizes.len() != n {
         return Err(AggError::Length("codes, timestamps and sizes"));
     }
-    check_rows(rows, n)?;
-    let mut s = TopicStats {
-        count: vec![0; n_topics],
-        bytes: vec![0; n_topics],
-        first: vec![0; n_topics],
-        last: vec![0; n_topics],
-        gap_min: vec![i64::MAX; n_topics],
-        gap_max: vec![i64::MIN; n_topics],
-        ordered: true,
-    };
-    let mut bad_code = None;
-    for_rows(rows, n, |r| {
-        let code = codes[r];
-        let Some(c) = usize::try_from(code).ok().filter(|&c| c < n_topics) else {
-            bad_code.get_or_insert(code);
-            return;
-        };
-        let t = ts[r];
-        if s.count[c] == 0 {
-            s.first[c] = t;
-        } else {
-            let gap = t - s.last[c];
-            if gap < 0 {
-                s.ordered = false;
+    let partial = |piece: Piece<'_>| -> Result<TopicStats, AggError> {
+        let mut s = TopicStats::empty(n_topics);
+        let mut bad_code = None;
+        let bad_row = piece.each(n, |r| {
+            let code = codes[r];
+            let Some(c) = usize::try_from(code).ok().filter(|&c| c < n_topics) else {
+                bad_code.get_or_insert(code);
+                return;
+            };
+            let t = ts[r];
+            if s.count[c] == 0 {
+                s.first[c] = t;
+            } else {
+                let gap = t - s.last[c];
+                s.ordered &= gap >= 0;
+                s.gap_min[c] = s.gap_min[c].min(gap);
+                s.gap_max[c] = s.gap_max[c].max(gap);
             }
-            s.gap_min[c] = s.gap_min[c].min(gap);
-            s.gap_max[c] = s.gap_max[c].max(gap);
+            s.last[c] = t;
+            s.count[c] += 1;
+            s.bytes[c] += sizes[r];
+        });
+        match (bad_row, bad_code) {
+            (Some(r), _) => Err(AggError::Row(r)),
+            (None, Some(code)) => Err(AggError::Code(code)),
+            (None, None) => Ok(s),
         }
-        s.last[c] = t;
-        s.count[c] += 1;
-        s.bytes[c] += sizes[r];
-    });
-    match bad_code {
-        Some(code) => Err(AggError::Code(code)),
-        None => Ok(s),
+    };
+    let parts: Vec<_> = pieces(rows, n).into_par_iter().map(partial).collect();
+    let mut total = TopicStats::empty(n_topics);
+    for part in parts {
+        total.append(&part?);
     }
+    Ok(total)
 }
 
 /// Message counts per lane and time bucket of the selected rows whose time lies in
@@ -144,7 +218,6 @@ pub fn bucket_counts(
     if lane_of_code.iter().any(|&l| l >= lanes as i64) {
         return Err(AggError::Param("a lane is not below the lane count"));
     }
-    check_rows(rows, n)?;
     let nb = buckets as i128;
     let span = (i128::from(x1) - i128::from(x0) + 1).max(nb);
     // Bucket i holds the t with floor((t - x0) * nb / span) == i, i.e. t >= edge(i) with
@@ -152,35 +225,47 @@ pub fn bucket_counts(
     // bucket's edges are kept and a division happens only when a row leaves them.
     let edge = |i: usize| i128::from(x0) + (i as i128 * span + nb - 1) / nb;
     let locate = |t: i64| ((i128::from(t - x0) * nb / span) as usize).min(buckets - 1);
-    let (mut b, mut lo, mut hi) = (0_usize, edge(0), edge(1));
+    let partial = |piece: Piece<'_>| -> Result<(Vec<i64>, u64), AggError> {
+        let (mut b, mut lo, mut hi) = (0_usize, edge(0), edge(1));
+        let mut counts = vec![0_i64; lanes * buckets];
+        let mut inside = 0_u64;
+        let mut bad_code = None;
+        let bad_row = piece.each(n, |r| {
+            let t = ts[r];
+            if t < x0 || t > x1 {
+                return;
+            }
+            inside += 1;
+            let code = codes[r];
+            let Some(&lane) = usize::try_from(code).ok().and_then(|c| lane_of_code.get(c)) else {
+                bad_code.get_or_insert(code);
+                return;
+            };
+            if lane < 0 {
+                return;
+            }
+            let wide = i128::from(t);
+            if wide < lo || wide >= hi {
+                b = locate(t);
+                (lo, hi) = (edge(b), edge(b + 1));
+            }
+            counts[lane as usize * buckets + b] += 1;
+        });
+        match (bad_row, bad_code) {
+            (Some(r), _) => Err(AggError::Row(r)),
+            (None, Some(code)) => Err(AggError::Code(code)),
+            (None, None) => Ok((counts, inside)),
+        }
+    };
+    let parts: Vec<_> = pieces(rows, n).into_par_iter().map(partial).collect();
     let mut counts = vec![0_i64; lanes * buckets];
     let mut inside = 0_u64;
-    let mut bad_code = None;
-    for_rows(rows, n, |r| {
-        let t = ts[r];
-        if t < x0 || t > x1 {
-            return;
-        }
-        inside += 1;
-        let code = codes[r];
-        let Some(&lane) = usize::try_from(code).ok().and_then(|c| lane_of_code.get(c)) else {
-            bad_code.get_or_insert(code);
-            return;
-        };
-        if lane < 0 {
-            return;
-        }
-        let wide = i128::from(t);
-        if wide < lo || wide >= hi {
-            b = locate(t);
-            (lo, hi) = (edge(b), edge(b + 1));
-        }
-        counts[lane as usize * buckets + b] += 1;
-    });
-    match bad_code {
-        Some(code) => Err(AggError::Code(code)),
-        None => Ok((counts, inside)),
+    for part in parts {
+        let (c, i) = part?;
+        counts.iter_mut().zip(c).for_each(|(a, b)| *a += b);
+        inside += i;
     }
+    Ok((counts, inside))
 }
 
 /// Largest key range sorted by counting (the counts take 8 bytes per possible key).
@@ -196,8 +281,6 @@ pub fn sort_rows_into(
     descending: bool,
     out: &mut [i64],
 ) -> Result<(), AggError> {
-    use rayon::slice::ParallelSliceMut;
-
     check_rows(Some(rows), keys.len())?;
     if out.len() != rows.len() {
         return Err(AggError::Length("rows and out"));
@@ -323,5 +406,60 @@ mod tests {
         assert_eq!(sort_rows(&keys, &[5, 0, 4], true).unwrap(), vec![5, 0, 4]);
         assert_eq!(sort_rows(&keys, &[], true).unwrap(), Vec::<i64>::new());
         assert_eq!(sort_rows(&keys, &[6], true), Err(AggError::Row(6)));
+    }
+
+    #[test]
+    fn parallel_pieces_join_like_one_pass() {
+        // Enough rows for several pieces; a topic that appears only in the second half, one
+        // only in the first, and time going backwards exactly at a piece boundary.
+        let n = 3 * PARALLEL_MIN_ROWS + 17;
+        let mut state = 12_345_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let codes: Vec<i32> = (0..n)
+            .map(|i| match i {
+                _ if i > n / 2 && i % 1000 == 0 => 5,
+                _ if i < n / 3 && i % 777 == 0 => 6,
+                _ => (next() % 5) as i32,
+            })
+            .collect();
+        let mut ts: Vec<i64> = (0..n as i64).map(|i| i * 3 + (next() % 3) as i64).collect();
+        let rows: Vec<i64> = (0..n as i64).filter(|r| r % 3 != 1).collect();
+        let sizes: Vec<i64> = (0..n).map(|_| (next() % 500) as i64).collect();
+        for (ordered_input, sel) in [(true, None), (true, Some(&rows[..]))] {
+            let got = topic_stats(&codes, &ts, &sizes, sel, 7).unwrap();
+            let mut want = TopicStats::empty(7);
+            let all: Vec<i64> = (0..n as i64).collect();
+            for &r in sel.unwrap_or(&all) {
+                let one = topic_stats(&codes, &ts, &sizes, Some(&[r]), 7).unwrap();
+                want.append(&one);
+            }
+            assert_eq!(got, want);
+            assert_eq!(got.ordered, ordered_input);
+            let lanes: Vec<i64> = vec![0, 1, 1, -1, 2, 0, 2];
+            let (x0, x1) = (ts[n / 5], ts[4 * n / 5]);
+            let (counts, inside) = bucket_counts(&codes, &ts, sel, &lanes, x0, x1, 3, 97).unwrap();
+            let mut wc = vec![0_i64; 3 * 97];
+            let mut wi = 0;
+            for &r in sel.unwrap_or(&all) {
+                let (c, i) = bucket_counts(&codes, &ts, Some(&[r]), &lanes, x0, x1, 3, 97).unwrap();
+                wc.iter_mut().zip(c).for_each(|(a, b)| *a += b);
+                wi += i;
+            }
+            assert_eq!((counts, inside), (wc, wi));
+        }
+        // time goes backwards exactly where a piece starts: only the join can notice
+        let k = (n / PARALLEL_MIN_ROWS).clamp(1, rayon::current_num_threads().max(1));
+        let at = n.div_ceil(k);
+        if at < n {
+            let mut codes = codes;
+            (codes[at - 1], codes[at]) = (0, 0);
+            ts[at] = ts[at - 1] - 1_000;
+            assert!(!topic_stats(&codes, &ts, &sizes, None, 7).unwrap().ordered);
+        }
     }
 }
