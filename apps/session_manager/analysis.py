@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mqtt_replay import Session
-from mqtt_replay.analysis import category, group_stats, payload_sizes
+from mqtt_replay.analysis import GroupStats, category, group_stats, payload_sizes
 from mqtt_replay.topics import matches
 
 T = TypeVar("T")
@@ -435,7 +435,20 @@ def _topic_time_order(codes: npt.NDArray[np.int32], ts: IntArray) -> IntArray:
     return np.lexsort((ts, codes)).astype(np.int64, copy=False)
 
 
-def topic_statistics(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
+def selection_stats(view: SessionView, sel: Selection) -> GroupStats:
+    """The per-topic aggregates of a selection, memoised: the statistics grid and the
+    timeline's lanes (topics present) share one pass."""
+
+    def make() -> GroupStats:
+        rows = selected_rows(view, sel)
+        return group_stats(view.codes, view.ts, view.sizes, view.rows_arg(rows), len(view.topics))
+
+    return view.memo.get(("group-stats", sel), make)
+
+
+def topic_statistics(
+    view: SessionView, rows: IntArray, *, stats: GroupStats | None = None
+) -> list[dict[str, Any]]:
     """Per topic over ``rows``: count, bytes, rate (msg/s over the topic's span), min/max/mean
     gap between consecutive messages (s), first/last (µs UTC). Sorted by count, descending.
 
@@ -444,8 +457,14 @@ def topic_statistics(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
     if len(rows) == 0:
         return []
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    g = group_stats(view.codes, view.ts, view.sizes, view.rows_arg(rows), len(view.topics))
-    if not g.ordered or (len(rows) > 1 and bool(np.any(rows[1:] < rows[:-1]))):
+    every = view.rows_arg(rows) is None
+    g = (
+        stats
+        if stats is not None
+        else group_stats(view.codes, view.ts, view.sizes, None if every else rows, len(view.topics))
+    )
+    ascending = every or len(rows) < 2 or not bool(np.any(rows[1:] < rows[:-1]))
+    if not g.ordered or not ascending:
         return topic_statistics_sorted(view, rows)
     out: list[dict[str, Any]] = []
     count, nbytes, first, last = (a.tolist() for a in (g.count, g.bytes, g.first, g.last))

@@ -72,16 +72,24 @@ class Timeline:
         }
 
 
-def lane_index(view: SessionView, rows: IntArray, lane_by: LaneBy) -> tuple[list[str], IntArray]:
+def _present_codes(view: SessionView, rows: IntArray) -> IntArray:
+    """The topic codes that occur in ``rows`` (one pass in the Rust core)."""
+    if not len(rows):
+        return np.zeros(0, np.int64)
+    n = len(view.topics)
+    per_topic, _ = bucket_counts(
+        view.codes, view.ts, view.rows_arg(rows), np.arange(n), _TS_MIN, _TS_MAX, max(n, 1), 1
+    )
+    return np.flatnonzero(per_topic[:, 0])
+
+
+def lane_index(
+    view: SessionView, rows: IntArray, lane_by: LaneBy, present: IntArray | None = None
+) -> tuple[list[str], IntArray]:
     """Lane names (sorted by category, then topic) of the topics in ``rows`` and, per topic
-    code, its lane (or -1)."""
-    present: IntArray = np.zeros(0, np.int64)
-    if len(rows):
-        n = len(view.topics)
-        per_topic, _ = bucket_counts(
-            view.codes, view.ts, view.rows_arg(rows), np.arange(n), _TS_MIN, _TS_MAX, max(n, 1), 1
-        )
-        present = np.flatnonzero(per_topic[:, 0])
+    code, its lane (or -1). ``present``: the topic codes in ``rows`` when already known."""
+    if present is None:
+        present = _present_codes(view, rows)
     lane_of_code = np.full(len(view.topics), -1, dtype=np.int64)
     if lane_by == "category":
         names = sorted({category(view.topics[c]) for c in present}, key=str.lower)
@@ -102,7 +110,8 @@ def _visible_rows(
     """The rows inside ``visible`` (default: the span of ``rows``) and the range itself.
 
     Sessions in time order (nearly all) take binary searches instead of a pass over ``rows``."""
-    if view.time_ordered and len(rows) > 0 and bool(np.all(rows[1:] > rows[:-1])):
+    ascending = view.rows_arg(rows) is None or bool(np.all(rows[1:] > rows[:-1]))
+    if view.time_ordered and len(rows) > 0 and ascending:
         if visible is None:
             x0, x1 = int(view.ts[rows[0]]), int(view.ts[rows[-1]])
         else:
@@ -126,12 +135,14 @@ def aggregate(
     visible: tuple[int, int] | None = None,
     width_px: int = 1200,
     max_points: int = MAX_POINTS,
+    present: IntArray | None = None,
 ) -> Timeline:
     """Aggregates the selected ``rows`` inside ``visible`` (default: their whole span).
 
-    Lanes come from all of ``rows`` so that they stay put while zooming.
+    Lanes come from all of ``rows`` so that they stay put while zooming (``present``: the
+    topic codes in ``rows``, when the caller knows them).
     """
-    lanes, lane_of_code = lane_index(view, rows, lane_by)
+    lanes, lane_of_code = lane_index(view, rows, lane_by, present)
     if len(rows) == 0:
         return Timeline("empty", lane_by, lanes, 0, 0)
     vis_rows, x0, x1 = _visible_rows(view, rows, visible)

@@ -10,6 +10,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import dash
+import numpy as np
 import plotly.graph_objects as go
 from dash import ALL, Input, Output, State
 from dash.exceptions import PreventUpdate
@@ -265,6 +266,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
                 lane_by=lane_by,
                 visible=visible_range,
                 width_px=int(width or 1200) * 3 // 4,
+                present=np.flatnonzero(analysis.selection_stats(view, sel).count),
             )
             recent_timelines[key] = tl
             while len(recent_timelines) > 4:
@@ -278,8 +280,10 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
     )
     def stats(data: dict[str, Any] | None, session: dict[str, Any] | None) -> Any:
         view = view_of(ctx, session)
-        rows = analysis.selected_rows(view, selection_of(data))
-        return panels.stats_rows(analysis.topic_statistics(view, rows), view.start_us)
+        sel = selection_of(data)
+        rows = analysis.selected_rows(view, sel)
+        stats = analysis.topic_statistics(view, rows, stats=analysis.selection_stats(view, sel))
+        return panels.stats_rows(stats, view.start_us)
 
     @app.callback(
         Output("analyse-grid", "getRowsResponse"),

@@ -267,3 +267,16 @@ def test_time_ordered_shortcuts_equal_the_general_path() -> None:
         b = tl.aggregate(general, slow, visible=sel.window, max_points=100)
         assert (a.mode, a.lanes, a.x0, a.x1, a.total) == (b.mode, b.lanes, b.x0, b.x1, b.total)
         np.testing.assert_array_equal(a.counts, b.counts)
+
+
+def test_grid_and_timeline_share_one_pass_per_selection() -> None:
+    v = synthetic_view(20_000, 9, seconds=600)
+    sel = Selection(excluded=frozenset({v.topics[0]}), prefilter=False)
+    rows = an.selected_rows(v, sel)
+    shared = an.selection_stats(v, sel)
+    assert an.selection_stats(v, sel) is shared  # memoised
+    present = np.flatnonzero(shared.count)
+    a, b = tl.aggregate(v, rows, present=present), tl.aggregate(v, rows)
+    assert a.lanes == b.lanes and v.topics[0] not in a.lanes
+    np.testing.assert_array_equal(a.counts, b.counts)
+    assert an.topic_statistics(v, rows, stats=shared) == an.topic_statistics(v, rows)
