@@ -2,7 +2,8 @@
 ``read_json``, ``pyarrow.json``, ``polars.read_ndjson`` and an orjson loop, in one run.
 
 Each contender runs in a fresh process (best of ``--repeat``) on a warm page cache and
-reports its own peak RSS. Usage: ``python benchmarks/bench_reader.py [--messages N] [--big]``.
+reports its own peak RSS, also as the growth above the interpreter with the contender's
+imports loaded ("above imports/file": the reader's own memory). Usage: ``python benchmarks/bench_reader.py [--messages N] [--big]``.
 """
 
 from __future__ import annotations
@@ -19,26 +20,26 @@ from common import RSS_SNIPPET, ensure_session, print_table, run_isolated, warm
 CONTENDERS: dict[str, str] = {
     "mqtt-replay full": """
 import mqtt_replay
-t0 = time.perf_counter(); s = mqtt_replay.open_session(sys.argv[1]); n = len(s.table)
+base = _rss_mb(); t0 = time.perf_counter(); s = mqtt_replay.open_session(sys.argv[1]); n = len(s.table)
 dt = time.perf_counter() - t0
 """,
     "mqtt-replay index": """
 import mqtt_replay
-t0 = time.perf_counter(); s = mqtt_replay.open_session(sys.argv[1], mode="index", cache=False)
+base = _rss_mb(); t0 = time.perf_counter(); s = mqtt_replay.open_session(sys.argv[1], mode="index", cache=False)
 n = len(s); dt = time.perf_counter() - t0
 """,
     "mqtt-replay index (cached reopen)": """
 import mqtt_replay
 mqtt_replay.open_session(sys.argv[1], mode="index", cache=sys.argv[2])  # builds the cache
 import resource
-t0 = time.perf_counter(); s = mqtt_replay.open_session(sys.argv[1], mode="index", cache=sys.argv[2])
+base = _rss_mb(); t0 = time.perf_counter(); s = mqtt_replay.open_session(sys.argv[1], mode="index", cache=sys.argv[2])
 n = len(s); dt = time.perf_counter() - t0
 assert s.from_cache
 """,
     "duckdb read_json": """
 import duckdb
 con = duckdb.connect()
-t0 = time.perf_counter()
+base = _rss_mb(); t0 = time.perf_counter()
 t = con.sql(f\"\"\"SELECT topic, payload, timestamp, qos, retain FROM read_json('{sys.argv[1]}',
   format='newline_delimited', ignore_errors=true,
   columns={{topic:'VARCHAR', payload:'VARCHAR', timestamp:'TIMESTAMPTZ', qos:'UTINYINT', retain:'BOOLEAN'}})\"\"\").arrow()
@@ -49,14 +50,14 @@ n = t.num_rows; dt = time.perf_counter() - t0
 import pyarrow as pa, pyarrow.json as pj
 schema = pa.schema([("topic", pa.string()), ("payload", pa.string()),
   ("timestamp", pa.timestamp("ms", tz="UTC")), ("qos", pa.uint8()), ("retain", pa.bool_())])
-t0 = time.perf_counter()
+base = _rss_mb(); t0 = time.perf_counter()
 t = pj.read_json(sys.argv[1], parse_options=pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
                  read_options=pj.ReadOptions(block_size=1 << 24))
 n = t.num_rows; dt = time.perf_counter() - t0
 """,
     "polars.read_ndjson": """
 import polars as pl
-t0 = time.perf_counter()
+base = _rss_mb(); t0 = time.perf_counter()
 # (an explicit schema with UInt8 qos panics in polars 2.1; inference reads the same columns)
 df = pl.read_ndjson(sys.argv[1], ignore_errors=True).select(
     "topic", "payload", "timestamp", "qos", "retain"
@@ -66,7 +67,7 @@ n = df.height; dt = time.perf_counter() - t0
     "orjson loop": """
 import orjson, pyarrow as pa
 from datetime import datetime
-t0 = time.perf_counter()
+base = _rss_mb(); t0 = time.perf_counter()
 topics, payloads, ts, qos, retain = [], [], [], [], []
 with open(sys.argv[1], "rb") as f:
     for line in f:
@@ -89,7 +90,11 @@ def bench(path: Path, repeat: int, skip: set[str]) -> list[list[object]]:
         for name, body in CONTENDERS.items():
             if name in skip:
                 continue
-            code = RSS_SNIPPET + body + "\nprint(json.dumps({'s': dt, 'n': n, 'rss': _rss_mb()}))"
+            code = (
+                RSS_SNIPPET
+                + body
+                + "\nprint(json.dumps({'s': dt, 'n': n, 'rss': _rss_mb(), 'base': base}))"
+            )
             best: dict[str, float] | None = None
             for _ in range(repeat):
                 print(f"  {name} …", file=sys.stderr, flush=True)
@@ -112,6 +117,7 @@ def bench(path: Path, repeat: int, skip: set[str]) -> list[list[object]]:
                 f"{int(r['n']):,}",
                 f"{r['rss']:.0f}",
                 f"{r['rss'] * 1e6 / size * 100:.1f}%",
+                f"{(r['rss'] - r['base']) * 1e6 / size * 100:.1f}%",
                 f"{duck / r['s']:.2f}x" if duck else "-",
             ]
         )
@@ -132,7 +138,16 @@ def main() -> None:
         rows = bench(path, args.repeat if n < 5_000_000 else 1, skip)
         print_table(
             f"NDJSON → Arrow, {path.name} ({path.stat().st_size / 1e9:.2f} GB, warm cache)",
-            ["reader", "seconds", "GB/s", "messages", "peak RSS MB", "RSS/file", "vs DuckDB"],
+            [
+                "reader",
+                "seconds",
+                "GB/s",
+                "messages",
+                "peak RSS MB",
+                "RSS/file",
+                "above imports/file",
+                "vs DuckDB",
+            ],
             rows,
         )
 
