@@ -289,7 +289,7 @@ def selected_rows(view: SessionView, sel: Selection) -> IntArray:
         if sel.window is not None and not view.time_ordered:
             lo, hi, mask = 0, len(view), window_mask(view, sel.window)
         else:  # the window is one slice of rows
-            lo, hi = (0, len(view)) if sel.window is None else _window_slice(view, sel.window)
+            lo, hi = (0, len(view)) if sel.window is None else window_slice(view, sel.window)
             if not sel.excluded and not sel.prefilter:
                 return np.arange(lo, hi, dtype=np.int64)
             mask = np.ones(hi - lo, dtype=bool)
@@ -333,14 +333,8 @@ def hidden_summary(view: SessionView, window: tuple[int, int] | None) -> list[di
     """What the pre-filter hides inside ``window``: one dict per family (label, filter, count)."""
 
     def make() -> npt.NDArray[np.int64]:
-        fam = family_of_rows(view)
-        if view.time_ordered:
-            lo, hi = (0, len(view)) if window is None else _window_slice(view, window)
-            i, j = np.searchsorted(_hidden_rows(view), [lo, hi])
-            in_window = fam[_hidden_rows(view)[i:j]]
-        else:
-            in_window = fam[window_mask(view, window) & (fam >= 0)]
-        return np.bincount(in_window, minlength=len(NOISY_FAMILIES))
+        fam = family_of_rows(view)[_hidden_in_window(view, window)]
+        return np.bincount(fam, minlength=len(NOISY_FAMILIES))
 
     counts = view.memo.get(("hidden-summary", window), make)
     return [
@@ -360,20 +354,14 @@ def _tree_counts(
     n = len(view.topics)
 
     def make() -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        if not view.time_ordered:
-            wmask = window_mask(view, window)
-            fam = family_of_rows(view)
-            return (
-                np.bincount(view.codes[wmask], minlength=n),
-                np.bincount(view.codes[wmask & (fam >= 0)], minlength=n),
-            )
-        # time order: the window is one slice of rows, the hidden rows one slice of theirs
-        lo, hi = (0, len(view)) if window is None else _window_slice(view, window)
-        hidden_rows = _hidden_rows(view)
-        i, j = np.searchsorted(hidden_rows, [lo, hi])
+        if view.time_ordered:  # the window is one slice of rows
+            lo, hi = (0, len(view)) if window is None else window_slice(view, window)
+            in_window = view.codes[lo:hi]
+        else:
+            in_window = view.codes[window_mask(view, window)]
         return (
-            np.bincount(view.codes[lo:hi], minlength=n),
-            np.bincount(view.codes[hidden_rows[i:j]], minlength=n),
+            np.bincount(in_window, minlength=n),
+            np.bincount(view.codes[_hidden_in_window(view, window)], minlength=n),
         )
 
     return view.memo.get(("tree-counts", window), make)
@@ -384,7 +372,18 @@ def _hidden_rows(view: SessionView) -> IntArray:
     return view.memo.get("hidden-rows", lambda: np.flatnonzero(family_of_rows(view) >= 0))
 
 
-def _window_slice(view: SessionView, window: tuple[int, int]) -> tuple[int, int]:
+def _hidden_in_window(view: SessionView, window: tuple[int, int] | None) -> IntArray:
+    """The rows inside ``window`` that the pre-filter hides (ascending); in a time-ordered
+    session one slice of all hidden rows."""
+    hidden = _hidden_rows(view)
+    if view.time_ordered:
+        lo, hi = (0, len(view)) if window is None else window_slice(view, window)
+        i, j = np.searchsorted(hidden, [lo, hi])
+        return hidden[i:j]
+    return hidden[window_mask(view, window)[hidden]]
+
+
+def window_slice(view: SessionView, window: tuple[int, int]) -> tuple[int, int]:
     """Rows ``lo:hi`` inside ``window`` of a time-ordered session."""
     lo, hi = np.searchsorted(view.ts, [window[0], window[1] + 1], side="left")
     return int(lo), int(hi)

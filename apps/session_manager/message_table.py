@@ -156,6 +156,20 @@ def apply_filter_model(view: SessionView, rows: IntArray, model: Mapping[str, An
     return rows
 
 
+def _sort_column(view: SessionView, col: object) -> np.ndarray[Any, Any]:
+    """The whole session's sort key of a grid column (indexed by row number)."""
+    if col in ("time", "offset"):
+        return view.ts
+    if col == "row":
+        return np.arange(len(view), dtype=np.int64)
+    if col == "size":
+        return view.sizes
+    if col == "topic":
+        rank = np.argsort(np.argsort(np.array(view.topics, dtype=object)))
+        return rank[view.codes]
+    raise QueryError(f"column {col!r} cannot be sorted")
+
+
 def apply_sort_model(
     view: SessionView, rows: IntArray, sort: Sequence[Mapping[str, Any]]
 ) -> IntArray:
@@ -166,15 +180,7 @@ def apply_sort_model(
         col, desc = sort[0].get("colId"), sort[0].get("sort") == "desc"
         if col == "row":
             return np.sort(rows)[::-1].copy() if desc else np.sort(rows)
-        if col in ("time", "offset"):
-            column: np.ndarray[Any, Any] = view.ts
-        elif col == "size":
-            column = view.sizes
-        elif col == "topic":
-            rank = np.argsort(np.argsort(np.array(view.topics, dtype=object)))
-            column = rank[view.codes]
-        else:
-            raise QueryError(f"column {col!r} cannot be sorted")
+        column = _sort_column(view, col)
         # The whole session sorted once per column and direction; a selection's order is that
         # order filtered by the selection (a stable sort restricted to a subset stays one), so
         # a filter change while sorted costs a pass, not a sort.
@@ -189,21 +195,9 @@ def apply_sort_model(
         return everything[member[everything]]
     keys: list[np.ndarray[Any, Any]] = []
     for item in reversed(list(sort)):  # lexsort: last key is primary
-        col, desc = item.get("colId"), item.get("sort") == "desc"
-        if col in ("time", "offset"):
-            key: np.ndarray[Any, Any] = view.ts[rows]
-        elif col == "row":
-            key = rows
-        elif col == "size":
-            key = view.sizes[rows]
-        elif col == "topic":
-            rank = np.argsort(np.argsort(np.array(view.topics, dtype=object)))
-            key = rank[view.codes[rows]]
-        else:
-            raise QueryError(f"column {col!r} cannot be sorted")
-        keys.append(-key if desc else key)
-    order = np.lexsort([rows, *keys]) if keys else np.arange(len(rows))
-    return rows[order]
+        key = _sort_column(view, item.get("colId"))[rows]
+        keys.append(-key if item.get("sort") == "desc" else key)
+    return rows[np.lexsort([rows, *keys])]
 
 
 def ordered_rows(

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import plotly.graph_objects as go
 
-from apps.session_manager.analysis import IntArray, SessionView
+from apps.session_manager.analysis import IntArray, SessionView, window_slice
 from mqtt_replay.analysis import bucket_counts, category
 
 MAX_POINTS = 5000
@@ -116,7 +116,7 @@ def _visible_rows(
             x0, x1 = int(view.ts[rows[0]]), int(view.ts[rows[-1]])
         else:
             x0, x1 = int(min(visible)), int(max(visible))
-        lo, hi = np.searchsorted(view.ts, [x0, x1 + 1], side="left")
+        lo, hi = window_slice(view, (x0, x1))
         i, j = np.searchsorted(rows, [lo, hi], side="left")
         return rows[i:j], x0, x1
     ts_all = view.ts[rows]
