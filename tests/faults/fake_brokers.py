@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from types import TracebackType
@@ -82,10 +83,8 @@ class SilentBroker:
         self._stop.set()
         self.server.close()
         for c in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 c.close()
-            except OSError:
-                pass
         self._thread.join(2)
 
     def __enter__(self) -> SilentBroker:

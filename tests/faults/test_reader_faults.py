@@ -7,6 +7,7 @@ keeps, the Rust reader keeps with the same fields; every line it skips is report
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -19,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from reference_reader import read_reference
 from tests.test_reader_oracle import _table_rows
 
 from mqtt_replay import open_session
@@ -30,6 +30,7 @@ from mqtt_replay.errors import (
     SessionParseError,
 )
 from mqtt_replay.generate import generate_session
+from reference_reader import read_reference
 
 MUTATIONS_PER_RUN = 520
 
@@ -210,11 +211,13 @@ def test_zip_bombs_are_refused_with_the_limit_named(tmp_path: Path) -> None:
     """Reported: a 7.3 MB zip became 29M rows and 2.97 GB in memory."""
     line = json.dumps({"topic": "t", "payload": "x" * 900, "timestamp": "2026-01-01T00:00:00Z"})
     bomb = tmp_path / "bomb.zip"
-    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        with zf.open("big.log", "w", force_zip64=True) as member:
-            chunk = ((line + "\n") * 1000).encode()
-            for _ in range(120 * 1024 * 1024 // len(chunk)):  # ~120 MB, compresses ~1000x
-                member.write(chunk)
+    chunk = ((line + "\n") * 1000).encode()
+    with (
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf,
+        zf.open("big.log", "w", force_zip64=True) as member,
+    ):
+        for _ in range(120 * 1024 * 1024 // len(chunk)):  # ~120 MB, compresses ~1000x
+            member.write(chunk)
     assert bomb.stat().st_size < 1 << 20
     with pytest.raises(SessionFormatError, match="beyond the limit") as info:
         open_session(bomb)
@@ -292,7 +295,5 @@ def test_broker_urls_never_panic() -> None:
     for _ in range(3000):
         url = "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(30)))
         for text in (url, "mqtt://" + url):
-            try:
+            with contextlib.suppress(MqttReplayError):
                 _core.parse_broker_url(text)
-            except MqttReplayError:
-                pass

@@ -58,7 +58,9 @@ def test_forbidden_topics_are_counted_failed_and_never_sent(broker: Broker, tmp_
     assert got == [p + "ok/1", p + "ok/2"]
 
 
-def test_strict_refuses_and_a_bad_prefix_fails_every_message(broker: Broker, tmp_path: Path) -> None:
+def test_strict_refuses_and_a_bad_prefix_fails_every_message(
+    broker: Broker, tmp_path: Path
+) -> None:
     session = open_session(write_lines(tmp_path / "s.log", ["ok/1", "a/+/b"]))
     with pytest.raises(InvalidOptionError, match="wildcard"):
         Replayer(session, broker.url, speed="max", strict=True)
@@ -109,7 +111,9 @@ def test_a_silent_broker_ends_the_replay_with_an_error(tmp_path: Path, qos: int)
         assert s["failed"] > 0 and s["acked"] == 0
 
 
-def test_a_dead_broker_ends_the_replay_with_an_error(private_broker: Broker, tmp_path: Path) -> None:
+def test_a_dead_broker_ends_the_replay_with_an_error(
+    private_broker: Broker, tmp_path: Path
+) -> None:
     session = open_session(write_lines(tmp_path / "dead.log", ["d/1"] * 50, gap_ms=100))
     r = Replayer(session, private_broker.url, speed=1, qos=1, give_up=2, status_topic=None)
     time.sleep(0.3)
@@ -133,7 +137,9 @@ def test_qos1_replay_survives_three_kill_minus_9_restarts(tmp_path: Path) -> Non
     b.start()
     n = 600
     p = f"kill/{uuid.uuid4().hex[:6]}/"
-    session = open_session(write_lines(tmp_path / "k.log", [f"k/{i % 4}" for i in range(n)], gap_ms=10))
+    session = open_session(
+        write_lines(tmp_path / "k.log", [f"k/{i % 4}" for i in range(n)], gap_ms=10)
+    )
     sub = Subscriber(b.host, b.port, topic=p + "#", persistent=True, qos=1).start()
     try:
         r = Replayer(session, b.url, speed=1, qos=1, prefix=p, status_topic=None, give_up=30)
