@@ -26,6 +26,9 @@ pub enum Error {
     /// The MQTT broker refused or dropped us.
     #[error("{0}")]
     Broker(String),
+    /// A bug: a panic caught at the binding's edge (never a panic in the caller's face).
+    #[error("internal error (please report it): {0}")]
+    Internal(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

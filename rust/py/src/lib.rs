@@ -63,7 +63,26 @@ pub(crate) fn to_py_err(py: Python<'_>, err: core::Error) -> PyErr {
         core::Error::Format { .. } => raise(py, "SessionFormatError", msg, None),
         core::Error::Invalid(_) => raise(py, "InvalidOptionError", msg, None),
         core::Error::Broker(_) => raise(py, "BrokerError", msg, None),
+        core::Error::Internal(_) => raise(py, "MqttReplayError", msg, None),
     }
+}
+
+/// Runs `f` without the GIL and turns a panic into [`core::Error::Internal`], so that no
+/// input can make a `PanicException` (a `BaseException`) reach the caller.
+pub(crate) fn detached<T: Send>(
+    py: Python<'_>,
+    f: impl FnOnce() -> core::Result<T> + Send,
+) -> core::Result<T> {
+    py.detach(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(core::Error::Internal(what))
+        })
+    })
 }
 
 /// A byte counter that Python can poll from another thread while a long call runs.
@@ -185,7 +204,7 @@ fn open_session(
     };
     let counter = progress.map(|p| Arc::clone(&p.get().done));
     let opts = core::Options { strict, tz, mode };
-    let result = py.detach(|| core::open(&path, &opts, counter.as_deref()));
+    let result = detached(py, || core::open(&path, &opts, counter.as_deref()));
     result
         .map(|inner| Session { inner })
         .map_err(|e| to_py_err(py, e))
@@ -208,8 +227,7 @@ fn fetch_payloads(
         ));
     }
     let spans: Vec<(u64, u32)> = offsets.into_iter().zip(lengths).collect();
-    py.detach(|| core::fetch_payloads(&path, &spans))
-        .map_err(|e| to_py_err(py, e))
+    detached(py, || core::fetch_payloads(&path, &spans)).map_err(|e| to_py_err(py, e))
 }
 
 /// The broker URL parser and loopback rule of the engine, for Python callers: host, port,

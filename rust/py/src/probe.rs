@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use std::sync::atomic::Ordering;
 
-use crate::{raise, to_py_err};
+use crate::{detached, raise, to_py_err};
 
 #[pyclass(module = "mqtt_replay._core")]
 pub struct Probe {
@@ -41,9 +41,8 @@ impl Probe {
             return Err(raise(py, "InvalidOptionError", msg, None));
         }
         cfg.protocol = protocol;
-        let inner = py
-            .detach(move || probe::Probe::start(cfg, topics))
-            .map_err(|e| to_py_err(py, e))?;
+        let inner =
+            detached(py, move || probe::Probe::start(cfg, topics)).map_err(|e| to_py_err(py, e))?;
         Ok(Probe {
             inner: Some(inner),
             received_at_stop: 0,

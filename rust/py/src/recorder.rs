@@ -8,7 +8,7 @@ use mqtt_replay_core::recorder::{self, RecorderConfig, RecorderStatus};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::{raise, to_py_err};
+use crate::{detached, raise, to_py_err};
 
 #[pyclass(module = "mqtt_replay._core")]
 pub struct Recorder {
@@ -91,9 +91,8 @@ impl Recorder {
             rotate_bytes,
             rotate_after: rotate_seconds.map(Duration::from_secs_f64),
         };
-        let inner = py
-            .detach(move || recorder::Recorder::start(cfg))
-            .map_err(|e| to_py_err(py, e))?;
+        let inner =
+            detached(py, move || recorder::Recorder::start(cfg)).map_err(|e| to_py_err(py, e))?;
         Ok(Recorder {
             inner: Some(inner),
             last: RecorderStatus::default(),

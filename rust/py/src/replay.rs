@@ -9,7 +9,7 @@ use mqtt_replay_core::replay::{self, Command, Messages, Prime, ReplayConfig};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict};
 
-use crate::{raise, to_py_err};
+use crate::{detached, raise, to_py_err};
 
 /// Imports record batches from any object with `__arrow_c_stream__` (zero-copy).
 pub fn import_stream(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Vec<RecordBatch>> {
@@ -128,12 +128,11 @@ impl Replayer {
             strict,
             give_up: Duration::from_secs_f64(give_up_s.min(1e9)),
         };
-        let inner = py
-            .detach(move || {
-                let msgs = Messages::from_batches(&batches)?;
-                replay::Replayer::start(msgs, cfg)
-            })
-            .map_err(|e| to_py_err(py, e))?;
+        let inner = detached(py, move || {
+            let msgs = Messages::from_batches(&batches)?;
+            replay::Replayer::start(msgs, cfg)
+        })
+        .map_err(|e| to_py_err(py, e))?;
         Ok(Replayer {
             inner: Some(inner),
             last: replay::Status::default(),
