@@ -8,10 +8,10 @@ confirmation in the page.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from mqtt_replay import broker
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8507
@@ -23,42 +23,24 @@ INDEX_MODE_THRESHOLD = 50_000_000  # .log files above this open in index mode
 
 
 def parse_broker_url(url: str) -> tuple[str, int, bool]:
-    """``mqtt://host[:port]`` or ``mqtts://host[:port]`` → (host, port, tls).
+    """``mqtt://host[:port]`` or ``mqtts://host[:port]`` → (host, port, tls), parsed by the
+    replay engine's own parser (:mod:`mqtt_replay.broker`).
 
-    Raises ValueError for other schemes, a missing host or credentials in the URL (they would
-    show up in the page and in logs).
+    Raises ValueError for a malformed URL or credentials in the URL (they would show up in the
+    page and in logs).
     """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
+    if "://" not in url:
         raise ValueError(f"broker URL must start with mqtt:// or mqtts://, got {url!r}")
-    if parts.username or parts.password:
+    parsed = broker.parse_broker_url(url)
+    if parsed.username is not None or parsed.has_password:
         raise ValueError("broker URL must not contain credentials")
-    if not parts.hostname:
-        raise ValueError(f"broker URL {url!r} has no host")
-    tls = parts.scheme in {"mqtts", "ssl"}
-    try:
-        port = parts.port or (8883 if tls else 1883)
-    except ValueError as exc:
-        raise ValueError(f"broker URL has an invalid port: {exc}") from None
-    return parts.hostname, port, tls
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses; names are not resolved (no DNS)."""
-    if host.lower() in {"localhost", "localhost.localdomain", "ip6-localhost"}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return parsed.host, parsed.port, parsed.tls
 
 
 def is_loopback_url(url: str) -> bool:
-    """True when the broker URL points at this machine; False also for malformed URLs."""
-    try:
-        return is_loopback_host(parse_broker_url(url)[0])
-    except ValueError:
-        return False
+    """True when the broker URL points at this machine (the engine's loopback rule: every
+    address the host resolves to is a loopback address); False for malformed URLs."""
+    return broker.is_loopback(url)
 
 
 @dataclass(frozen=True)
