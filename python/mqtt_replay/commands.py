@@ -130,10 +130,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     from mqtt_replay.session import DEFAULT_TZ
 
     p = sub.add_parser("play", help="replay a session into a broker with its original timing")
-    p.add_argument("session")
+    p.add_argument("session", help="session file (.log, .db, .zip)")
     p.add_argument("--broker", default=DEFAULT_BROKER, help=f"broker URL ({DEFAULT_BROKER})")
     p.add_argument("--speed", default="1", help="factor 0.1–100 or 'max' (1)")
-    p.add_argument("--loop", action="store_true")
+    p.add_argument("--loop", action="store_true", help="start over at the end until stopped")
     p.add_argument("--from", dest="start", help="start at seconds or [h:]m:s from session start")
     p.add_argument("--to", dest="end", help="end at seconds or [h:]m:s from session start")
     p.add_argument("--topics", nargs="+", help="only these MQTT filters (or re:REGEX)")
@@ -152,25 +152,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback broker")
     p.add_argument("--report", help="write the fidelity report (JSON) here")
     p.add_argument("--json", action="store_true", help="print the report on stdout")
-    p.add_argument("--tz", default=DEFAULT_TZ)
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--tz", default=DEFAULT_TZ, help=f"zone of naive timestamps ({DEFAULT_TZ})")
+    p.add_argument("-q", "--quiet", action="store_true", help="no status line")
     p.set_defaults(func=cmd_play)
 
     p = sub.add_parser("record", help="record a broker into a session file")
-    p.add_argument("--broker", default=DEFAULT_BROKER)
+    p.add_argument("--broker", default=DEFAULT_BROKER, help=f"broker URL ({DEFAULT_BROKER})")
     p.add_argument("--name", required=True, help="session name (file name prefix)")
     p.add_argument("--dir", default="mqtt-data/sessions", help="directory (mqtt-data/sessions)")
-    p.add_argument("--preset", choices=list(PRESETS), default="none")
+    p.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="none",
+        help="leave out noisy families: no_cam (camera), analysis (all sensor noise) (none)",
+    )
     p.add_argument("--topics", nargs="+", help="subscription filters (#)")
     p.add_argument("--exclude", nargs="+", help="filters not to write")
-    p.add_argument("--qos", type=int, choices=[0, 1], default=1)
+    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="subscription QoS (1)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
-    p.add_argument("--description", default="")
-    p.add_argument("--outcome", choices=["ok", "nok", "mixed", "unknown"], default="unknown")
-    p.add_argument("--note", default="")
+    p.add_argument("--description", default="", help="what was run (header field)")
+    p.add_argument(
+        "--outcome",
+        choices=["ok", "nok", "mixed", "unknown"],
+        default="unknown",
+        help="how the run went (header field; unknown)",
+    )
+    p.add_argument("--note", default="", help="free text (header field)")
     p.add_argument("--no-retained", action="store_true", help="drop the broker's retained dump")
     p.add_argument("--rotate-mb", type=float, help="start a new part after this many MB")
     p.add_argument("--rotate-minutes", type=float, help="start a new part after this long")
     p.add_argument("--tz", default=DEFAULT_TZ, help="zone of the file name's local time")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no status line")
     p.set_defaults(func=cmd_record)
