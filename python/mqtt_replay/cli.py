@@ -35,7 +35,7 @@ APPS_MISSING = (
 )
 
 
-APPS_DEPENDENCIES = ("dash", "dash_bootstrap_components", "dash_ag_grid", "plotly")
+APPS_DEPENDENCIES = ("dash", "dash_bootstrap_components", "dash_ag_grid", "plotly", "waitress")
 
 
 class Terminated(KeyboardInterrupt):
