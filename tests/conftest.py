@@ -2,7 +2,8 @@
 
 A broker fixture starts its own ``mosquitto`` on a free loopback port with a temporary
 config and stops exactly that process. Sample sessions live in ``../shared/sessions``; tests
-that need them skip when absent, except under ``CI=true`` where they must run.
+that need them skip when absent, except under ``CI=true`` where they must run;
+``MQTT_REPLAY_SAMPLES`` overrides the directory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = (ROOT.parent / "shared" / "sessions").resolve()
+SAMPLES = Path(
+    os.environ.get("MQTT_REPLAY_SAMPLES") or ROOT.parent / "shared" / "sessions"
+).resolve()
+"""The real recordings (``../shared/sessions``; ``MQTT_REPLAY_SAMPLES`` points elsewhere, e.g.
+``/nonexistent`` to see what a fresh clone skips)."""
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

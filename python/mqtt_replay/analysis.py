@@ -15,30 +15,7 @@ import pyarrow.compute as pc
 
 from mqtt_replay import _core
 from mqtt_replay.session import Session
-
-# Category by topic prefix (SPEC §4); the first match wins, so NodeRed precedes module/.
-CATEGORY_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("ccu/", "CCU"),
-    ("module/v1/ff/NodeRed/", "Node-RED"),
-    ("module/", "MODULE"),
-    ("fts/", "FTS"),
-    ("/j1/txt/", "TXT"),
-    ("osf/", "OSF sensors"),
-)
-
-
-def category(topic: str) -> str:
-    """Category of a topic: CCU, Node-RED, MODULE, FTS, TXT, OSF sensors or its first segment."""
-    for prefix, name in CATEGORY_PREFIXES:
-        if topic.startswith(prefix):
-            return name
-    first = topic.lstrip("/").split("/", 1)[0]
-    return first or "(root)"
-
-
-def sub_category(topic: str) -> str:
-    """Last topic segment (state, connection, factsheet, order, instantAction, …)."""
-    return topic.rstrip("/").rsplit("/", 1)[-1]
+from mqtt_replay.topics import category
 
 
 def payload_sizes(session: Session) -> pa.ChunkedArray:

@@ -136,7 +136,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    from mqtt_replay.analysis import category
+    from mqtt_replay.topics import category
 
     session = _open(args)
     out = Path(args.output)

@@ -44,6 +44,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from mqtt_replay.errors import InvalidOptionError
+from mqtt_replay.topics import PLANT_AGVS, PLANT_MODULES
 
 __all__ = ["DEFAULT_START", "MIXES", "generate_session"]
 
@@ -60,16 +61,19 @@ WRITE_BLOCK = 4096  # lines per write
 
 Msg = tuple[str, str, bool]  # topic, payload already escaped for a JSON string, retain
 
-# module type -> serial, ip, software version
+# module type -> serial (the plant's, from mqtt_replay.topics), ip, software version
 MODULES: dict[str, tuple[str, str, str]] = {
-    "HBW": ("SVR3QA0022", "192.168.0.80", "1.3.0"),
-    "DRILL": ("SVR4H76449", "192.168.0.50", "1.3.0"),
-    "MILL": ("SVR3QA2098", "192.168.0.40", "1.3.0"),
-    "AIQS": ("SVR4H76530", "192.168.0.70", "1.3.0"),
-    "DPS": ("SVR4H73275", "192.168.0.90", "1.6.0"),
+    kind: (PLANT_MODULES[kind], ip, version)
+    for kind, ip, version in (
+        ("HBW", "192.168.0.80", "1.3.0"),
+        ("DRILL", "192.168.0.50", "1.3.0"),
+        ("MILL", "192.168.0.40", "1.3.0"),
+        ("AIQS", "192.168.0.70", "1.3.0"),
+        ("DPS", "192.168.0.90", "1.6.0"),
+    )
 }
-CHARGER = "CHRG0"
-AGV = "5iO4"
+CHARGER = PLANT_MODULES["CHRG"]
+AGV = PLANT_AGVS[0]
 AGV_IP = "192.168.0.177"
 AGV_VERSION = "1.1.0+git250d287"
 FLOWS = {"BLUE": ["DRILL", "MILL", "AIQS"], "RED": ["MILL", "AIQS"], "WHITE": ["DRILL", "AIQS"]}
