@@ -42,23 +42,26 @@ def _child_env() -> dict[str, str]:
 
 
 def _stop(procs: list[tuple[str, subprocess.Popen[bytes]]], *, grace: bool) -> None:
-    """Stops what we started: apps first (SIGINT, so they stop their replay and recorder
-    cleanly), then the broker. After a terminal Ctrl-C (``grace``) the children got the
-    interrupt too, so give them a moment to finish on their own first."""
+    """Stops what we started: the apps first (SIGINT, so they stop their replay and recorder
+    cleanly), then — once they are gone — the broker. After a terminal Ctrl-C (``grace``) the
+    children got the interrupt too, so give them a moment to finish on their own first."""
+    apps = [p for name, p in procs if name != "mosquitto"]
+    brokers = [p for name, p in procs if name == "mosquitto"]
     if grace:
         deadline = time.monotonic() + 3
-        while time.monotonic() < deadline and any(p.poll() is None for _, p in procs):
+        while time.monotonic() < deadline and any(p.poll() is None for p in apps):
             time.sleep(0.05)
-    for name, p in reversed(procs):
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM if name == "mosquitto" else signal.SIGINT)
-    deadline = time.monotonic() + 5
-    for _, p in procs:
-        try:
-            p.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(5)
+    for group, sig in ((apps, signal.SIGINT), (brokers, signal.SIGTERM)):
+        for p in group:
+            if p.poll() is None:
+                p.send_signal(sig)
+        deadline = time.monotonic() + 5
+        for p in group:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
 
 
 def run_stack(opts: StackOptions) -> int:

@@ -146,6 +146,7 @@ def test_serve_from_a_temporary_directory_answers_and_stops_on_sigterm(tmp_path:
     assert rc == 0, output
     assert "Traceback" not in output, output
     assert "development server" not in output  # both apps under waitress
+    assert "lost broker" not in output  # the apps stop before the broker they use
     assert list(tmp.glob("mqtt-replay-serve-*")) == []
     assert not port_open("127.0.0.1", broker_port)  # the broker it started is gone
     assert not any(port_open("127.0.0.1", p) for p in (sm_port, dash_port))
