@@ -186,3 +186,49 @@ def test_record_stops_on_sigterm_with_a_final_header(broker: Broker, tmp_path: P
     header = json.loads(path.read_text().splitlines()[0])
     assert header["recordingEndedAt"] is not None
     assert header["messages"] == 5
+
+
+@pytest.mark.broker
+def test_play_stops_on_sigterm_like_ctrl_c(broker: Broker, tmp_path: Path) -> None:
+    """A replay at 1x is stopped by SIGTERM: the status line and the report are written and
+    the exit code is the interrupted one (130), as after Ctrl-C."""
+    session = generate_session(tmp_path / "s.log", messages=2000, rate=5, seed=4)  # ~400 s
+    report = tmp_path / "report.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mqtt_replay.cli", "play", str(session), "--broker", broker.url,
+         "--prefix", f"cli-play/{uuid.uuid4().hex[:8]}/", "--report", str(report)],
+        cwd=tmp_path, env=cli_env(tmp_path), stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        first = proc.stderr.readline()  # the first status line: the replay runs
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert first.startswith("[") and "%" in first, first
+    assert rc == 130, err
+    assert "Traceback" not in err
+    stats = json.loads(report.read_text())
+    assert 0 < stats["sent"] < 2000 and stats["failed"] == 0
+
+
+def test_progress_bars_share_one_look() -> None:
+    import io
+
+    from mqtt_replay.progress import ProgressLine, bar
+
+    assert bar(0.5) == "[" + "#" * 12 + " " * 12 + "]"
+    assert bar(2.0) == bar(1.0) and bar(-1.0) == bar(0.0)
+    out = io.StringIO()  # not a TTY: a line per 10 %
+    line = ProgressLine("reading", stream=out)
+    for done in range(0, 101, 5):
+        line(done, 100)
+    line.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 11
+    assert lines[5].startswith("reading " + bar(0.5) + "  50.0% ")

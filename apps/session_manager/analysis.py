@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mqtt_replay import Session
-from mqtt_replay.analysis import GroupStats, group_stats, payload_sizes
+from mqtt_replay.statistics import GroupStats, group_stats, payload_sizes
 from mqtt_replay.topics import NOISY_FAMILIES as NOISY_FAMILIES  # defined once, replay side
 from mqtt_replay.topics import category, matches
 

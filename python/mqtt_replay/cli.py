@@ -81,7 +81,7 @@ def _iso(us: int | None) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from mqtt_replay.analysis import topic_stats
+    from mqtt_replay.statistics import topic_stats
 
     suffix = Path(args.session).suffix.lower()
     session = _open(args, mode="index" if suffix not in {".zip", ".db"} else "full")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from mqtt_replay.progress import human_bytes
+from mqtt_replay.progress import bar, human_bytes, status_line
 from mqtt_replay.recorder import PRESETS, Recorder
 from mqtt_replay.replay import DEFAULT_BROKER, Replayer
 from mqtt_replay.session import open_session
@@ -17,22 +17,13 @@ from mqtt_replay.session import open_session
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
-def _line(text: str, final: bool = False) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write("\r" + text + "\x1b[K" + ("\n" if final else ""))
-    else:
-        sys.stderr.write(text + "\n")
-    sys.stderr.flush()
-
-
 def _play_line(s: dict[str, object]) -> str:
     total = int(s["total"]) or 1  # type: ignore[call-overload]
     done = int(s["index"])  # type: ignore[call-overload]
     frac = min(done / total, 1.0)
-    bar = "#" * int(frac * 24)
     speed = "max" if s["speed"] == 0 else f"{s['speed']:g}x"
     return (
-        f"[{bar:<24}] {frac * 100:5.1f}% {s['position_s']:.1f}/{s['duration_s']:.1f} s "
+        f"{bar(frac)} {frac * 100:5.1f}% {s['position_s']:.1f}/{s['duration_s']:.1f} s "
         f"sent {s['sent']}/{s['total']} failed {s['failed']} {float(s['rate']):,.0f} msg/s "  # type: ignore[arg-type]
         f"{speed} p99 {float(s['lateness_p99_us']):.0f} µs {s['state']}"  # type: ignore[arg-type]
     )
@@ -62,13 +53,13 @@ def cmd_play(args: argparse.Namespace) -> int:
     try:
         while not replayer.wait(interval):
             if not args.quiet:
-                _line(_play_line(replayer.status()))
+                status_line(_play_line(replayer.status()))
     except KeyboardInterrupt:
         interrupted = True
     replayer.close()
     report = replayer.stats()
     if not args.quiet:
-        _line(_play_line(replayer.status()), final=True)
+        status_line(_play_line(replayer.status()), final=True)
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))
     print(json.dumps(report), file=sys.stdout if args.json else sys.stderr)
@@ -110,7 +101,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 break
             elapsed = time.monotonic() - started
             if not args.quiet:
-                _line(
+                status_line(
                     f"{elapsed:7.1f} s  {s['messages']:,} messages  {human_bytes(s['bytes'])}  "
                     f"{s['messages'] / max(elapsed, 1e-9):,.0f} msg/s  "
                     f"reconnects {s['reconnects']}  {Path(s['file']).name}"
@@ -119,7 +110,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         pass
     path = recorder.stop()
     final = recorder.status()
-    _line(f"stopped: {final['messages']:,} messages in {path}", final=True)
+    status_line(f"stopped: {final['messages']:,} messages in {path}", final=True)
     if final["error"]:
         print(f"mqtt-replay: error: {final['error']}", file=sys.stderr)
         return EXIT_FAILED
