@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from tests.conftest import ROOT, Broker, free_port
+from tests.conftest import Broker, free_port
+from tests.processes import installed_env, running, stop, wait_for_http
 
 from mqtt_replay.cli import build_parser
 from mqtt_replay.generate import generate_session
@@ -29,13 +27,8 @@ from mqtt_replay.local_broker import port_open
 
 
 def cli_env(tmp: Path) -> dict[str, str]:
-    """The environment of an installed CLI: this checkout's package and apps importable,
-    temporary files under ``tmp`` (so leftovers can be counted)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python"), str(ROOT)])
-    env["TMPDIR"] = str(tmp)
-    env.pop("PYTHONSTARTUP", None)
-    return env
+    """An installed CLI's environment, temporary files under ``tmp`` (leftovers countable)."""
+    return installed_env(tmp)
 
 
 def run_cli(*args: str, cwd: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
@@ -101,14 +94,6 @@ def test_every_option_has_help_text() -> None:
     assert missing == []
 
 
-def _http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return int(response.status)
-    except OSError:
-        return 0
-
-
 @pytest.mark.broker
 @pytest.mark.slow
 def test_serve_from_a_temporary_directory_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -117,32 +102,16 @@ def test_serve_from_a_temporary_directory_answers_and_stops_on_sigterm(tmp_path:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     broker_port, sm_port, dash_port = free_port(), free_port(), free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mqtt_replay.cli", "serve",
-         "--broker-port", str(broker_port), "--sm-port", str(sm_port),
-         "--dash-port", str(dash_port)],
-        cwd=elsewhere, env=cli_env(tmp), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
+    cmd = [sys.executable, "-m", "mqtt_replay.cli", "serve", "--broker-port", str(broker_port),
+           "--sm-port", str(sm_port), "--dash-port", str(dash_port)]  # fmt: skip
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+    with running(cmd, cwd=elsewhere, env=cli_env(tmp), **pipes) as proc:
         urls = [f"http://127.0.0.1:{sm_port}/", f"http://127.0.0.1:{dash_port}/"]
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None:
-            if all(_http_status(u) == 200 for u in urls):
-                break
-            time.sleep(0.3)
-        assert proc.poll() is None, "serve exited early"
-        assert [_http_status(u) for u in urls] == [200, 200]
+        assert wait_for_http(proc, urls), "serve exited early or the apps did not answer"
         assert port_open("127.0.0.1", broker_port)  # its own broker
         assert list(tmp.glob("mqtt-replay-serve-*")), "serve keeps its work files in TMPDIR"
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    assert proc.stdout is not None
-    output = proc.stdout.read().decode(errors="replace")
-    proc.stdout.close()
+        output = stop(proc)
+        rc = proc.returncode
     assert rc == 0, output
     assert "Traceback" not in output, output
     assert "development server" not in output  # both apps under waitress
@@ -156,13 +125,10 @@ def test_serve_from_a_temporary_directory_answers_and_stops_on_sigterm(tmp_path:
 @pytest.mark.broker
 def test_record_stops_on_sigterm_with_a_final_header(broker: Broker, tmp_path: Path) -> None:
     prefix = f"cli-rec/{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mqtt_replay.cli", "record", "--broker", broker.url,
-         "--name", "term", "--dir", str(tmp_path), "--topics", f"{prefix}/#", "-q"],
-        cwd=tmp_path, env=cli_env(tmp_path), stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    try:
+    cmd = [sys.executable, "-m", "mqtt_replay.cli", "record", "--broker", broker.url,
+           "--name", "term", "--dir", str(tmp_path), "--topics", f"{prefix}/#", "-q"]  # fmt: skip
+    pipes = {"stderr": subprocess.PIPE, "text": True}
+    with running(cmd, cwd=tmp_path, env=cli_env(tmp_path), **pipes) as proc:
         assert proc.stderr.readline().startswith("recording ")  # subscribed
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"pub-{prefix[-8:]}")
         client.connect(broker.host, broker.port)
@@ -172,14 +138,8 @@ def test_record_stops_on_sigterm_with_a_final_header(broker: Broker, tmp_path: P
         client.loop_stop()
         client.disconnect()
         time.sleep(0.5)
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    err = proc.stderr.read()
-    proc.stderr.close()
+        err = stop(proc)
+        rc = proc.returncode
     assert rc == 0, err  # as after Ctrl-C: stopping a recording is its normal end
     assert "Traceback" not in err
     (path,) = tmp_path.glob("term_*.log")
@@ -194,22 +154,13 @@ def test_play_stops_on_sigterm_like_ctrl_c(broker: Broker, tmp_path: Path) -> No
     the exit code is the interrupted one (130), as after Ctrl-C."""
     session = generate_session(tmp_path / "s.log", messages=2000, rate=5, seed=4)  # ~400 s
     report = tmp_path / "report.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mqtt_replay.cli", "play", str(session), "--broker", broker.url,
-         "--prefix", f"cli-play/{uuid.uuid4().hex[:8]}/", "--report", str(report)],
-        cwd=tmp_path, env=cli_env(tmp_path), stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stderr is not None
-    try:
+    cmd = [sys.executable, "-m", "mqtt_replay.cli", "play", str(session), "--broker", broker.url,
+           "--prefix", f"cli-play/{uuid.uuid4().hex[:8]}/", "--report", str(report)]  # fmt: skip
+    pipes = {"stderr": subprocess.PIPE, "text": True}
+    with running(cmd, cwd=tmp_path, env=cli_env(tmp_path), **pipes) as proc:
         first = proc.stderr.readline()  # the first status line: the replay runs
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-    err = proc.stderr.read()
-    proc.stderr.close()
+        err = stop(proc)
+        rc = proc.returncode
     assert first.startswith("[") and "%" in first, first
     assert rc == 130, err
     assert "Traceback" not in err

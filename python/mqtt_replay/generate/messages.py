@@ -404,13 +404,19 @@ class PlantMessages:
         }
         return f"module/v1/ff/{serial}/factsheet", _dumps(payload), True
 
-    def agv_connection(self) -> Msg:
-        payload = {
+    def _agv_header(self) -> dict[str, object]:
+        """The fields the AGV's connection and factsheet messages begin with."""
+        return {
             "headerId": self._header_id(AGV),
             "timestamp": self.ts,
             "version": AGV_VERSION,
             "manufacturer": "Fischertechnik",
             "serialNumber": AGV,
+        }
+
+    def agv_connection(self) -> Msg:
+        payload = {
+            **self._agv_header(),
             "connectionState": "ONLINE",
             "ip": AGV_IP,
         }
@@ -418,11 +424,7 @@ class PlantMessages:
 
     def agv_factsheet(self) -> Msg:
         payload = {
-            "headerId": self._header_id(AGV),
-            "timestamp": self.ts,
-            "version": AGV_VERSION,
-            "manufacturer": "Fischertechnik",
-            "serialNumber": AGV,
+            **self._agv_header(),
             "typeSpecification": {
                 "seriesName": "FTS",
                 "agvKinematic": "DIFF",
