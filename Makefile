@@ -37,6 +37,8 @@ $(STAMPS)/venv: pyproject.toml
 $(STAMPS)/build: $(STAMPS)/venv $(RUST_SOURCES) pyproject.toml
 	rm -f python/mqtt_replay/_core*.so
 	$(VENV)/bin/maturin develop --release --quiet
+	@# the checkout's `apps` (shipped inside the wheel) importable from any directory
+	$(PY) -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "mqtt_replay_apps.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
 	@touch $@
 
 setup: system-deps $(STAMPS)/build ## virtualenv, Python deps, release build of the Rust core

@@ -51,9 +51,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from common import print_table
 from mqtt_replay.generate import generate_session
+from mqtt_replay.local_broker import mosquitto_binary, port_open, start_mosquitto
 from mqtt_replay.replay import Replayer
 from mqtt_replay.session import open_session
-from mqtt_replay.stack import mosquitto_binary, port_open, start_mosquitto
 
 POLL_S = 0.25
 CLIENT_PREFIX = "bench-dashboard"

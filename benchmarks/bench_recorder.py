@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_replay import free_port, write_uniform
 from common import print_table
+from mqtt_replay.local_broker import start_mosquitto
 from mqtt_replay.recorder import Recorder
 from mqtt_replay.replay import Replayer
 from mqtt_replay.session import open_session
-from mqtt_replay.stack import start_mosquitto
 
 PAHO_SUB = r"""
 import sys, json, time, base64

@@ -24,9 +24,9 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table
+from mqtt_replay.local_broker import start_mosquitto
 from mqtt_replay.replay import Replayer
 from mqtt_replay.session import Session, open_session
-from mqtt_replay.stack import start_mosquitto
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "sessions"
 

@@ -2,14 +2,13 @@
 
 A broker fixture starts its own ``mosquitto`` on a free loopback port with a temporary
 config and stops exactly that process. Sample sessions live in ``../shared/sessions``; tests
-that need them skip when absent, except under ``CI=true`` where they must run.
+that need them skip when absent, except under ``CI=true`` where they must run;
+``MQTT_REPLAY_SAMPLES`` overrides the directory.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -19,8 +18,21 @@ from pathlib import Path
 
 import pytest
 
+from mqtt_replay.errors import BrokerError
+from mqtt_replay.local_broker import (
+    find_mosquitto,
+    free_port,
+    mosquitto_config,
+    start_mosquitto,
+    stop_process,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = (ROOT.parent / "shared" / "sessions").resolve()
+SAMPLES = Path(
+    os.environ.get("MQTT_REPLAY_SAMPLES") or ROOT.parent / "shared" / "sessions"
+).resolve()
+"""The real recordings (``../shared/sessions``; ``MQTT_REPLAY_SAMPLES`` points elsewhere, e.g.
+``/nonexistent`` to see what a fresh clone skips)."""
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -43,15 +55,10 @@ def _private_index_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         os.environ["MQTT_REPLAY_CACHE"] = before
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Broker:
-    """A Mosquitto process owned by the test that started it."""
+    """A Mosquitto process owned by the test that started it (started by the project's own
+    launcher, :func:`mqtt_replay.local_broker.start_mosquitto`, the one every test uses)."""
 
     host: str
     port: int
@@ -64,49 +71,15 @@ class Broker:
         return f"mqtt://{self.host}:{self.port}"
 
     def start(self) -> None:
-        conf = self.workdir / "mosquitto.conf"
-        conf.write_text(
-            f"listener {self.port} {self.host}\n"
-            "allow_anonymous true\n"
-            + (
-                f"persistence true\npersistence_location {self.workdir}/\n"
-                if self.persistent
-                else "persistence false\n"
-            )
-            + "set_tcp_nodelay true\n"
-            "max_queued_messages 0\n"
-            "max_inflight_messages 0\n"
-            "log_type error\n"
-            "log_type warning\n"
+        config = mosquitto_config(
+            self.port, self.host, persistence_dir=self.workdir if self.persistent else None
         )
-        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        with (self.workdir / "mosquitto.log").open("ab") as log:
-            self.proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(
-            f"mosquitto did not start on port {self.port}: "
-            + (self.workdir / "mosquitto.log").read_text(errors="replace")
-        )
+        self.proc = start_mosquitto(self.port, self.workdir, host=self.host, config=config)
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.proc = None
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
 
     def kill(self) -> None:
         """Simulate a crash: SIGKILL our own process."""
@@ -116,23 +89,24 @@ class Broker:
             self.proc = None
 
 
-def _mosquitto_binary() -> str | None:
-    found = shutil.which("mosquitto")
-    if found:
-        return found
-    return "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+def require_mosquitto() -> str:
+    """The mosquitto binary; skips (fails under CI) when it is not installed."""
+    binary = find_mosquitto()
+    if binary is None:
+        _skip_or_fail("mosquitto is not installed (apt-get install mosquitto)")
+    assert binary is not None
+    return binary
 
 
 def _start_broker(workdir: Path) -> Broker:
-    if _mosquitto_binary() is None:
-        _skip_or_fail("mosquitto is not installed (apt-get install mosquitto)")
+    require_mosquitto()
     last: Exception | None = None
     for _ in range(5):  # a free port can be taken between probing and binding
         broker = Broker("127.0.0.1", free_port(), workdir)
         try:
             broker.start()
             return broker
-        except RuntimeError as exc:
+        except BrokerError as exc:
             last = exc
     raise RuntimeError(f"could not start mosquitto: {last}")
 
@@ -212,6 +186,16 @@ def sample_path(name: str) -> Path:
     if not path.exists():
         _skip_or_fail(f"sample session {name} not found in {SAMPLES}")
     return path
+
+
+@pytest.fixture(scope="session")
+def plant_session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated plant session (1,500 messages of every topic family, orders, camera frames,
+    retained dump): what tests of the project's own behaviour run on, no recording needed."""
+    from mqtt_replay.generate import generate_session
+
+    path = tmp_path_factory.mktemp("generated") / "plant_20260115_100000.log"
+    return Path(generate_session(path, messages=1500, rate=20, seed=5))
 
 
 @pytest.fixture(scope="session")

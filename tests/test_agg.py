@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mqtt_replay.analysis import bucket_counts, group_stats, sort_rows
 from mqtt_replay.errors import InvalidOptionError
+from mqtt_replay.statistics import bucket_counts, group_stats, sort_rows
 
 Columns = tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.int64], int]
 

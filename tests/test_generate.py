@@ -267,3 +267,47 @@ def test_bad_arguments(tmp_path: Path, kwargs: dict[str, Any]) -> None:
         generate_session(tmp_path / "x.log", **kwargs)
     assert isinstance(info.value, MqttReplayError)
     assert not (tmp_path / "x.log").exists()
+
+
+def jpeg_segments(image: bytes) -> list[tuple[int, bytes]]:
+    """``(marker, body)`` of every segment up to the scan; checks the frame's structure."""
+    assert image[:2] == b"\xff\xd8", "no SOI"
+    assert image[-2:] == b"\xff\xd9", "no EOI"
+    out: list[tuple[int, bytes]] = []
+    i = 2
+    while True:
+        assert image[i] == 0xFF, f"no marker at {i}"
+        marker = image[i + 1]
+        length = int.from_bytes(image[i + 2 : i + 4], "big")
+        out.append((marker, image[i + 4 : i + 2 + length]))
+        i += 2 + length
+        if marker == 0xDA:  # start of scan: entropy-coded data up to EOI follows
+            return out
+
+
+def test_camera_frames_are_valid_jpegs(
+    plant: tuple[Path, dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    """Each frame: JFIF header, the frame's own bytes in a comment, a 64x48 baseline picture
+    with its tables and scan; frames differ from each other (the browser decodes one in
+    tests/apps/test_generated_camera.py)."""
+    import base64
+
+    _, _, messages = plant
+    frames = [
+        base64.b64decode(json.loads(m["payload"])["data"].split(",", 1)[1])
+        for m in messages
+        if m["topic"] == "/j1/txt/1/i/cam"
+    ]
+    assert len(frames) > 10
+    assert len(set(frames)) == len(frames)
+    for image in frames:
+        segments = jpeg_segments(image)
+        markers = [m for m, _ in segments]
+        assert markers[:2] == [0xE0, 0xFE]  # APP0 (JFIF), then the comment
+        assert segments[0][1].startswith(b"JFIF\0")
+        assert 7000 <= len(segments[1][1]) < 8000
+        assert {0xDB, 0xC4, 0xC0, 0xDA} <= set(markers)  # tables, baseline frame, scan
+        sof = dict(segments)[0xC0]
+        height, width = int.from_bytes(sof[1:3], "big"), int.from_bytes(sof[3:5], "big")
+        assert (width, height) == (64, 48)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from tests.conftest import Broker, sample_path
+from tests.conftest import Broker
 
 from mqtt_replay import InvalidOptionError, open_session
 from mqtt_replay.recorder import Recorder
@@ -196,9 +196,10 @@ def test_rotation_by_size(broker: Broker, tmp_path: Path) -> None:
     assert seq == list(range(60))
 
 
-@pytest.mark.samples
-def test_round_trip_replay_while_recording(broker: Broker, tmp_path: Path) -> None:
-    source = open_session(sample_path("white-storage-production_20260807_111716.log"))
+def test_round_trip_replay_while_recording(
+    broker: Broker, tmp_path: Path, plant_session: Path
+) -> None:
+    source = open_session(plant_session)
     p = f"rt{uuid.uuid4().hex[:8]}/"
     rec = Recorder(broker.url, tmp_path, name="roundtrip", topics=[p + "#"], flush_interval=0.2)
     with Replayer(source, broker.url, speed="max", prefix=p, qos=1) as r:

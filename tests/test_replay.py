@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.conftest import Broker, sample_path
+from tests.conftest import Broker
 from tests.mqtt_client import Subscriber
 
 import mqtt_replay
@@ -49,10 +49,9 @@ def prefix() -> str:
     return f"test/{uuid.uuid4().hex[:10]}/"
 
 
-@pytest.mark.samples
-def test_sample_session_arrives_exactly(broker: Broker) -> None:
-    """Topics, payload bytes, retain flags and order of a real recording, at full speed."""
-    session = open_session(sample_path("production-blue_20260303_090705.log"))
+def test_plant_session_arrives_exactly(broker: Broker, plant_session: Path) -> None:
+    """Topics, payload bytes, retain flags and order of a plant session, at full speed."""
+    session = open_session(plant_session)
     p = prefix()
     with Subscriber(broker.host, broker.port, topic=p + "#") as sub:
         with Replayer(session, broker.url, speed="max", prefix=p, qos=1) as r:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -12,11 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import _mosquitto_binary, _skip_or_fail, free_port
+from tests.conftest import _skip_or_fail, free_port, require_mosquitto
 from tests.mqtt_client import Subscriber
 
 import mqtt_replay
 from mqtt_replay import open_session
+from mqtt_replay.local_broker import start_mosquitto, stop_process
 from mqtt_replay.recorder import Recorder
 from mqtt_replay.replay import Replayer
 
@@ -44,40 +44,22 @@ def make_certs(d: Path) -> tuple[Path, Path, Path]:
 
 @pytest.fixture
 def tls_broker(tmp_path: Path):  # type: ignore[no-untyped-def]
-    binary = _mosquitto_binary()
-    if binary is None:
-        _skip_or_fail("mosquitto is not installed")
+    require_mosquitto()
     # mosquitto drops root privileges before reading the certificates, and pytest's tmp
     # tree is private: keep them in a world-readable directory of their own.
     certs = Path(tempfile.mkdtemp(prefix="mqtt-replay-tls-"))
     certs.chmod(0o755)
     ca, crt, key = make_certs(certs)
+    for f in certs.iterdir():
+        f.chmod(0o644)
     port = free_port()
-    conf = tmp_path / "tls.conf"
-    conf.write_text(
+    config = (
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
         f"cafile {ca}\ncertfile {crt}\nkeyfile {key}\n"
     )
-    for f in certs.iterdir():
-        f.chmod(0o644)
-    with (tmp_path / "log").open("ab") as log:
-        proc = subprocess.Popen([str(binary), "-c", str(conf)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
-    else:
-        proc.kill()
-    if proc.poll() is not None:
-        pytest.fail("TLS mosquitto did not start: " + (tmp_path / "log").read_text())
+    proc = start_mosquitto(port, tmp_path, config=config)
     yield port, ca
-    proc.terminate()
-    proc.wait(5)
+    stop_process(proc)
     shutil.rmtree(certs, ignore_errors=True)
 
 

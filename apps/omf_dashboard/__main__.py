@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +22,7 @@ from apps.omf_dashboard.config import (
     PROFILES,
     DashboardConfig,
 )
+from apps.serving import run_app
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -46,7 +46,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--profile", choices=PROFILES, default="replay", help="profile at start")
     parser.add_argument("--history", type=int, default=10_000, help="Message Center bound")
-    parser.add_argument("--debug", action="store_true", help="Dash debug mode (no reloader)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="Dash's development server with debug tools (no reloader); default: waitress",
+    )
     return parser.parse_args(argv)
 
 
@@ -68,14 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"omf_dashboard: {exc}", file=sys.stderr)
         return 2
     app = create_app(config)
-    try:
-        # One process only: the reloader would start a second MQTT client.
-        app.run(host=config.host, port=config.port, debug=args.debug, use_reloader=False)
-    finally:
-        # Ctrl-C reaches every process of the group, and `mqtt-replay serve` may send one
-        # more: a second interrupt must not cut the orderly shutdown short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        shutdown(app)
+    run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        shutdown=shutdown,
+        debug=args.debug,
+        name="OMF Dashboard",
+    )
     return 0
 
 

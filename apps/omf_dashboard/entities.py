@@ -20,16 +20,6 @@ STOCK_LOCATIONS: tuple[str, ...] = tuple(f"{row}{col}" for row in "ABC" for col 
 
 MODULE_TYPES: tuple[str, ...] = ("HBW", "DRILL", "MILL", "AIQS", "DPS", "CHRG")
 
-KNOWN_MODULE_SERIALS: Mapping[str, str] = {
-    "SVR3QA0022": "HBW",
-    "SVR4H76449": "DRILL",
-    "SVR3QA2098": "MILL",
-    "SVR4H76530": "AIQS",
-    "SVR4H73275": "DPS",
-    "CHRG0": "CHRG",
-}
-"""Serials of the reference plant (SPEC §4): a fallback until pairing/layout name the type."""
-
 STEP_DONE_STATES = frozenset({"FINISHED"})
 
 

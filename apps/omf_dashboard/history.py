@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from apps.omf_dashboard.topics import NOISY_PAYLOAD_MARK, classify
+from apps.omf_dashboard.topics import classify, noisy_by_payload
 
 Direction = Literal["received", "sent"]
 
@@ -132,7 +132,7 @@ class MessageHistory:
             classes = self._classify(topic)
         cat, sub, noisy = classes
         if noisy is None:
-            noisy = NOISY_PAYLOAD_MARK in payload
+            noisy = noisy_by_payload(payload)
         records = self._records
         per_topic = self._per_topic
         if len(records) == self.limit:

@@ -5,7 +5,7 @@ of the remaining length, then the rest) after a ``select``, and handles one pack
 loop pass whatever ``loop_read(max_packets=…)`` asks (paho 2.2 ignores the argument for a QoS 0
 subscriber). At 10k messages a second that is ~40k system calls and 10k loop passes a second.
 
-:class:`BufferedClient` changes two things, both through paho's own extension points:
+:class:`BufferedClient` changes two things:
 
 - its plain TCP sockets are wrapped in :class:`BufferedSocket`, which fills a 64 KiB buffer
   with one ``recv`` and serves paho's small reads from it. It reports the buffered bytes
@@ -17,6 +17,14 @@ subscriber). At 10k messages a second that is ~40k system calls and 10k loop pas
 
 Nothing else changes: the packets, their order, the callbacks and the reconnect behaviour are
 paho's.
+
+paho has no public way to wrap the socket it reads from (``on_socket_open`` only reports the
+socket), so the wrapping overrides one private method, ``Client._create_socket``, which paho
+2.1–2.2 calls for every connect and reconnect. ``pyproject.toml`` pins paho to those versions
+and ``tests/apps/omf_dashboard/test_omf_fast_paths.py`` checks the pin, the hook and that the
+client really reads through a :class:`BufferedSocket`. Should a paho without the hook be
+installed anyway, the client is plain paho: unbuffered, never broken (the override is then
+never called, and :meth:`BufferedClient.loop_read` only batches buffered sockets).
 """
 
 from __future__ import annotations
@@ -87,7 +95,7 @@ class BufferedSocket:
 class BufferedClient(mqtt.Client):
     """``paho.mqtt.client.Client`` with buffered reads on plain TCP (see the module doc)."""
 
-    def _create_socket(self) -> SocketLike:
+    def _create_socket(self) -> SocketLike:  # paho's private hook, see the module doc
         sock = super()._create_socket()
         if type(sock) is socket.socket:  # not TLS (a subclass), websocket or proxy socket
             return BufferedSocket(sock)

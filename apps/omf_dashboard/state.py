@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from apps.omf_dashboard.entities import (
-    KNOWN_MODULE_SERIALS,
     AgvStatus,
     CameraFrame,
     Environment,
@@ -55,6 +54,7 @@ from apps.omf_dashboard.payloads import (
 )
 from apps.omf_dashboard.routes import TopicRouter
 from apps.omf_dashboard.sensors import BME680_FIELDS, LDR_FIELDS, SensorModel
+from apps.omf_dashboard.topics import KNOWN_MODULE_SERIALS
 
 T = TypeVar("T")
 _replace = replace_fields

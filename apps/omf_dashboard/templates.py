@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from apps.omf_dashboard.entities import KNOWN_MODULE_SERIALS
+from apps.omf_dashboard.topics import KNOWN_AGV_SERIALS, KNOWN_MODULE_SERIALS, SERIAL_OF_TYPE
 
 COLOURS: tuple[str, ...] = ("RED", "WHITE", "BLUE")
 MODULE_COMMANDS: tuple[str, ...] = ("PICK", "DROP", "DRILL", "MILL", "CHECK_QUALITY")
@@ -25,9 +25,9 @@ AGV_ACTIONS: tuple[str, ...] = (
     "stopCharging",
     "clearLoadHandler",
 )
-DEFAULT_AGV = "5iO4"
-DEFAULT_DPS = "SVR4H73275"
-DEFAULT_MODULE = "SVR4H76449"
+DEFAULT_AGV = KNOWN_AGV_SERIALS[0]
+DEFAULT_DPS = SERIAL_OF_TYPE["DPS"]
+DEFAULT_MODULE = SERIAL_OF_TYPE["DRILL"]
 
 
 @dataclass(frozen=True, slots=True)

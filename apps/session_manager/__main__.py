@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from apps.serving import run_app
 from apps.session_manager.app import create_app, make_context, shutdown
 from apps.session_manager.config import (
     DEFAULT_BROKER_URL,
@@ -55,7 +55,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="SESSION",
         help="start replaying this session of the directory (looped) when the app starts",
     )
-    parser.add_argument("--debug", action="store_true", help="Dash debug mode (no reloader)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="Dash's development server with debug tools (no reloader); default: waitress",
+    )
     return parser.parse_args(argv)
 
 
@@ -87,14 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ReplayRefused as exc:
             print(f"session_manager: cannot autoplay {args.autoplay}: {exc}", file=sys.stderr)
             return 2
-    try:
-        # One process only: the reloader would start a second replay station.
-        app.run(host=config.host, port=config.port, debug=args.debug, use_reloader=False)
-    finally:
-        # Ctrl-C reaches every process of the group, and `mqtt-replay serve` may send one
-        # more: a second interrupt must not cut the orderly shutdown short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        shutdown(app)
+    run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        shutdown=shutdown,
+        debug=args.debug,
+        name="Session Manager",
+    )
     return 0
 
 

@@ -21,8 +21,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mqtt_replay import Session
-from mqtt_replay.analysis import GroupStats, category, group_stats, payload_sizes
-from mqtt_replay.topics import matches
+from mqtt_replay.statistics import GroupStats, group_stats, payload_sizes
+from mqtt_replay.topics import NOISY_FAMILIES as NOISY_FAMILIES  # defined once, replay side
+from mqtt_replay.topics import category, matches
 
 T = TypeVar("T")
 IntArray = npt.NDArray[np.int64]
@@ -172,33 +173,6 @@ def build_view(session: Session) -> SessionView:
 
 
 # -- the pre-filter of noisy families ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NoisyFamily:
-    """A family of topics hidden by default. ``action`` refines the topic match by payload:
-    only messages whose every ``actionType`` is this action are noisy (by topic alone when
-    reading the payloads would be expensive: index mode with many such messages)."""
-
-    key: str
-    label: str
-    filter: str
-    action: str | None = None
-
-
-NOISY_FAMILIES: tuple[NoisyFamily, ...] = (
-    NoisyFamily("camera", "Camera frames", "/j1/txt/+/i/cam"),
-    NoisyFamily("bme680", "BME680 environment sensor", "/j1/txt/+/i/bme680"),
-    NoisyFamily("ldr", "LDR light sensor", "/j1/txt/+/i/ldr"),
-    NoisyFamily("pairing", "CCU pairing state", "ccu/pairing/state"),
-    NoisyFamily(
-        "dps_led",
-        "DPS setStatusLED instant actions",
-        "module/v1/ff/SVR4H73275/instantAction",
-        action="setStatusLED",
-    ),
-    NoisyFamily("arduino", "Arduino sensor station", "osf/arduino/#"),
-)
 
 
 def _codes_mask(view: SessionView, keep_code: BoolArray) -> BoolArray:

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from apps.session_manager.analysis import IntArray, SessionView, rows_matching_text
 from apps.session_manager.inspector import NO_JSON, parse_json
 from apps.session_manager.message_table import iso_utc
-from mqtt_replay.analysis import category
+from mqtt_replay.topics import category
 
 MIN_KEY_CHARS = 3
 MAX_STEPS = 2000

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from apps.session_manager.analysis import IntArray, Selection, SessionView, rows_matching_text
-from mqtt_replay.analysis import sort_rows
+from mqtt_replay.statistics import sort_rows
 
 PREVIEW_CHARS = 160
 MAX_BLOCK = 1000

@@ -19,7 +19,8 @@ import numpy.typing as npt
 import plotly.graph_objects as go
 
 from apps.session_manager.analysis import IntArray, SessionView, window_slice
-from mqtt_replay.analysis import bucket_counts, category
+from mqtt_replay.statistics import bucket_counts
+from mqtt_replay.topics import category
 
 MAX_POINTS = 5000
 _TS_MIN, _TS_MAX = -(2**63), 2**63 - 1

@@ -1,25 +1,61 @@
 """The ``mqtt-replay`` command line: info, convert, generate, play, record, serve.
 
-play and record live in :mod:`mqtt_replay.commands`, serve in :mod:`mqtt_replay.stack`.
+play and record live in :mod:`mqtt_replay.commands`; serve starts the apps through
+``apps.launcher``, imported only when ``serve`` runs (the library itself starts no apps).
 
 Exit codes: 0 success; 1 the work ran but something failed (messages not delivered, bad lines
-in strict mode); 2 usage errors; 130 interrupted by Ctrl-C.
+in strict mode); 2 usage errors; 130 interrupted by Ctrl-C or SIGTERM (both stop the same
+way: play closes its replay, record finalises its header, serve stops what it started);
+141 stdout closed early (``mqtt-replay info X | head -1``), quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 from mqtt_replay.errors import MqttReplayError
 from mqtt_replay.progress import ProgressLine, human_bytes
 from mqtt_replay.session import DEFAULT_TZ, Session, open_session
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+SM_PORT, DASH_PORT, BROKER_PORT = 8507, 8503, 1883
+APPS_MISSING = (
+    "the apps are not installed next to mqtt_replay: install the package with its apps "
+    "(pip install 'mqtt-replay[apps]'), or in a checkout run `make setup`"
+)
+
+
+APPS_DEPENDENCIES = ("dash", "dash_bootstrap_components", "dash_ag_grid", "plotly", "waitress")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would raise :class:`KeyboardInterrupt`, so every command
+    stops the same way on both (``serve`` then skips the grace time for its children, which
+    got no signal from a terminal)."""
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one orderly stop; a second does not cut it
+    raise Terminated
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mqtt-replay")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _open(args: argparse.Namespace, *, mode: str = "full") -> Session:
@@ -45,7 +81,7 @@ def _iso(us: int | None) -> str:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from mqtt_replay.analysis import topic_stats
+    from mqtt_replay.statistics import topic_stats
 
     suffix = Path(args.session).suffix.lower()
     session = _open(args, mode="index" if suffix not in {".zip", ".db"} else "full")
@@ -100,7 +136,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    from mqtt_replay.analysis import category
+    from mqtt_replay.topics import category
 
     session = _open(args)
     out = Path(args.output)
@@ -171,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mqtt-replay", description="Record, analyse and replay MQTT sessions."
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("info", help="summarise a session: messages, time, topics, header")
@@ -191,32 +230,94 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="write a deterministic synthetic plant session")
     p.add_argument("output", help="output .log file")
-    p.add_argument("--messages", type=int, default=10_000)
+    p.add_argument("--messages", type=int, default=10_000, help="number of messages (%(default)s)")
     p.add_argument("--rate", type=float, default=20.0, help="mean messages per second (20)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--mix", choices=["plant", "small", "camera"], default="plant")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed; same seed, same file (%(default)s)"
+    )
+    p.add_argument(
+        "--mix",
+        choices=["plant", "small", "camera"],
+        default="plant",
+        help="traffic mix: the plant's, small payloads only, or camera-heavy (%(default)s)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_generate)
 
     from mqtt_replay.commands import add_commands
-    from mqtt_replay.stack import add_serve_command
 
     add_commands(sub)
-    add_serve_command(sub)
+
+    p = sub.add_parser("serve", help="start broker, Session Manager and OMF Dashboard")
+    p.add_argument("--session", help="session to load and replay on start (the demo in make run)")
+    p.add_argument(
+        "--sessions", default="mqtt-data/sessions", help="session directory (%(default)s)"
+    )
+    p.add_argument(
+        "--broker-port",
+        type=int,
+        default=BROKER_PORT,
+        help="port of the local broker; started unless one listens there (%(default)s)",
+    )
+    p.add_argument(
+        "--sm-port", type=int, default=SM_PORT, help="Session Manager port (%(default)s)"
+    )
+    p.add_argument(
+        "--dash-port", type=int, default=DASH_PORT, help="OMF Dashboard port (%(default)s)"
+    )
+    p.set_defaults(func=cmd_serve)
     return parser
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        found = importlib.util.find_spec("apps.launcher") is not None
+    except ImportError:  # no `apps` package at all: find_spec raises for the submodule
+        found = False
+    if not found:
+        print(f"mqtt-replay: error: {APPS_MISSING}", file=sys.stderr)
+        return EXIT_FAILED
+    missing = [m for m in APPS_DEPENDENCIES if importlib.util.find_spec(m) is None]
+    if missing:
+        print(
+            f"mqtt-replay: error: the apps need {', '.join(missing)}: "
+            "pip install 'mqtt-replay[apps]'",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    from apps.launcher import StackOptions, run_stack
+
+    opts = StackOptions(
+        session=args.session,
+        sessions=args.sessions,
+        broker_port=args.broker_port,
+        sm_port=args.sm_port,
+        dash_port=args.dash_port,
+    )
+    return run_stack(opts)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): say nothing, and let no flush at exit fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (MqttReplayError, FileNotFoundError) as exc:
         print(f"mqtt-replay: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from mqtt_replay.progress import human_bytes
+from mqtt_replay.progress import bar, human_bytes, status_line
 from mqtt_replay.recorder import PRESETS, Recorder
 from mqtt_replay.replay import DEFAULT_BROKER, Replayer
 from mqtt_replay.session import open_session
@@ -17,22 +17,13 @@ from mqtt_replay.session import open_session
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
-def _line(text: str, final: bool = False) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write("\r" + text + "\x1b[K" + ("\n" if final else ""))
-    else:
-        sys.stderr.write(text + "\n")
-    sys.stderr.flush()
-
-
 def _play_line(s: dict[str, object]) -> str:
     total = int(s["total"]) or 1  # type: ignore[call-overload]
     done = int(s["index"])  # type: ignore[call-overload]
     frac = min(done / total, 1.0)
-    bar = "#" * int(frac * 24)
     speed = "max" if s["speed"] == 0 else f"{s['speed']:g}x"
     return (
-        f"[{bar:<24}] {frac * 100:5.1f}% {s['position_s']:.1f}/{s['duration_s']:.1f} s "
+        f"{bar(frac)} {frac * 100:5.1f}% {s['position_s']:.1f}/{s['duration_s']:.1f} s "
         f"sent {s['sent']}/{s['total']} failed {s['failed']} {float(s['rate']):,.0f} msg/s "  # type: ignore[arg-type]
         f"{speed} p99 {float(s['lateness_p99_us']):.0f} µs {s['state']}"  # type: ignore[arg-type]
     )
@@ -65,13 +56,13 @@ def cmd_play(args: argparse.Namespace) -> int:
     try:
         while not replayer.wait(interval):
             if not args.quiet:
-                _line(_play_line(replayer.status()))
+                status_line(_play_line(replayer.status()))
     except KeyboardInterrupt:
         interrupted = True
     replayer.close()
     report = replayer.stats()
     if not args.quiet:
-        _line(_play_line(replayer.status()), final=True)
+        status_line(_play_line(replayer.status()), final=True)
     if args.report:
         Path(args.report).write_text(json.dumps(report, indent=2))
     print(json.dumps(report), file=sys.stdout if args.json else sys.stderr)
@@ -113,7 +104,7 @@ def cmd_record(args: argparse.Namespace) -> int:
                 break
             elapsed = time.monotonic() - started
             if not args.quiet:
-                _line(
+                status_line(
                     f"{elapsed:7.1f} s  {s['messages']:,} messages  {human_bytes(s['bytes'])}  "
                     f"{s['messages'] / max(elapsed, 1e-9):,.0f} msg/s  "
                     f"reconnects {s['reconnects']}  {Path(s['file']).name}"
@@ -122,7 +113,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         pass
     path = recorder.stop()
     final = recorder.status()
-    _line(f"stopped: {final['messages']:,} messages in {path}", final=True)
+    status_line(f"stopped: {final['messages']:,} messages in {path}", final=True)
     if final["error"]:
         print(f"mqtt-replay: error: {final['error']}", file=sys.stderr)
         return EXIT_FAILED
@@ -133,10 +124,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     from mqtt_replay.session import DEFAULT_TZ
 
     p = sub.add_parser("play", help="replay a session into a broker with its original timing")
-    p.add_argument("session")
+    p.add_argument("session", help="session file (.log, .db, .zip)")
     p.add_argument("--broker", default=DEFAULT_BROKER, help=f"broker URL ({DEFAULT_BROKER})")
     p.add_argument("--speed", default="1", help="factor 0.1–100 or 'max' (1)")
-    p.add_argument("--loop", action="store_true")
+    p.add_argument("--loop", action="store_true", help="start over at the end until stopped")
     p.add_argument("--from", dest="start", help="start at seconds or [h:]m:s from session start")
     p.add_argument("--to", dest="end", help="end at seconds or [h:]m:s from session start")
     p.add_argument("--topics", nargs="+", help="only these MQTT filters (or re:REGEX)")
@@ -170,25 +161,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     )
     p.add_argument("--report", help="write the fidelity report (JSON) here")
     p.add_argument("--json", action="store_true", help="print the report on stdout")
-    p.add_argument("--tz", default=DEFAULT_TZ)
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--tz", default=DEFAULT_TZ, help=f"zone of naive timestamps ({DEFAULT_TZ})")
+    p.add_argument("-q", "--quiet", action="store_true", help="no status line")
     p.set_defaults(func=cmd_play)
 
     p = sub.add_parser("record", help="record a broker into a session file")
-    p.add_argument("--broker", default=DEFAULT_BROKER)
+    p.add_argument("--broker", default=DEFAULT_BROKER, help=f"broker URL ({DEFAULT_BROKER})")
     p.add_argument("--name", required=True, help="session name (file name prefix)")
     p.add_argument("--dir", default="mqtt-data/sessions", help="directory (mqtt-data/sessions)")
-    p.add_argument("--preset", choices=list(PRESETS), default="none")
+    p.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="none",
+        help="leave out noisy families: no_cam (camera), analysis (all sensor noise) (none)",
+    )
     p.add_argument("--topics", nargs="+", help="subscription filters (#)")
     p.add_argument("--exclude", nargs="+", help="filters not to write")
-    p.add_argument("--qos", type=int, choices=[0, 1], default=1)
+    p.add_argument("--qos", type=int, choices=[0, 1], default=1, help="subscription QoS (1)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
-    p.add_argument("--description", default="")
-    p.add_argument("--outcome", choices=["ok", "nok", "mixed", "unknown"], default="unknown")
-    p.add_argument("--note", default="")
+    p.add_argument("--description", default="", help="what was run (header field)")
+    p.add_argument(
+        "--outcome",
+        choices=["ok", "nok", "mixed", "unknown"],
+        default="unknown",
+        help="how the run went (header field; unknown)",
+    )
+    p.add_argument("--note", default="", help="free text (header field)")
     p.add_argument("--no-retained", action="store_true", help="drop the broker's retained dump")
     p.add_argument("--rotate-mb", type=float, help="start a new part after this many MB")
     p.add_argument("--rotate-minutes", type=float, help="start a new part after this long")
     p.add_argument("--tz", default=DEFAULT_TZ, help="zone of the file name's local time")
-    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no status line")
     p.set_defaults(func=cmd_record)

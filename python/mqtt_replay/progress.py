@@ -1,4 +1,6 @@
-"""A progress line for the terminal: redrawn in place on a TTY, a line per 10 % otherwise."""
+"""Progress output for the terminal, one look for every command: :func:`bar`, the status line
+of play and record (:func:`status_line`) and the counting :class:`ProgressLine` of reading and
+generating — redrawn in place on a TTY, plain lines otherwise."""
 
 from __future__ import annotations
 
@@ -13,6 +15,26 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
+
+
+BAR_WIDTH = 24
+
+
+def bar(frac: float, width: int = BAR_WIDTH) -> str:
+    """``[#######                 ]`` for ``frac`` in 0..1 (clamped)."""
+    filled = int(min(max(frac, 0.0), 1.0) * width)
+    return "[" + "#" * filled + " " * (width - filled) + "]"
+
+
+def status_line(text: str, final: bool = False, stream: TextIO | None = None) -> None:
+    """Redraws ``text`` in place on a TTY (a newline after the ``final`` one); otherwise
+    writes it as a line of its own."""
+    out = stream or sys.stderr
+    if out.isatty():
+        out.write("\r" + text + "\x1b[K" + ("\n" if final else ""))
+    else:
+        out.write(text + "\n")
+    out.flush()
 
 
 class ProgressLine:
@@ -37,10 +59,8 @@ class ProgressLine:
         elapsed = max(now - self.started, 1e-9)
         rate = done / elapsed
         rate_s = f"{human_bytes(rate)}/s" if self.unit == "bytes" else f"{rate:,.0f} {self.unit}/s"
-        width = 24
-        bar = "#" * int(frac * width)
         text = (
-            f"{self.label} [{bar:<{width}}] {frac * 100:5.1f}% "
+            f"{self.label} {bar(frac)} {frac * 100:5.1f}% "
             f"{self._fmt(done)}/{self._fmt(total)} {rate_s}{'  ' + extra if extra else ''}"
         )
         if self.tty:

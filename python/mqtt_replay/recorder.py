@@ -20,22 +20,20 @@ from typing import Any
 
 from mqtt_replay import _core
 from mqtt_replay.errors import InvalidOptionError
-from mqtt_replay.replay import DEFAULT_BROKER, STATUS_TOPIC
+from mqtt_replay.replay import DEFAULT_BROKER
 from mqtt_replay.session import DEFAULT_TZ
-from mqtt_replay.topics import validate
+from mqtt_replay.topics import STATUS_TOPIC, family_filters, validate
 
 DEFAULT_DIRECTORY = Path("mqtt-data/sessions")
 
-#: Exclusion presets (SPEC §3.1 ``recordingExclusionPreset``).
+#: Exclusion presets (SPEC §3.1 ``recordingExclusionPreset``), from the noisy families of
+#: :mod:`mqtt_replay.topics` (the Session Manager's pre-filter): ``no_cam`` drops the camera,
+#: ``analysis`` every family a topic filter can drop (not the DPS LED actions: that family
+#: is told apart by payload, and the same topic carries other instant actions).
 PRESETS: dict[str, list[str]] = {
     "none": [],
-    "no_cam": ["/j1/txt/1/i/cam"],
-    "analysis": [
-        "/j1/txt/1/i/cam",
-        "/j1/txt/1/i/bme680",
-        "/j1/txt/1/i/ldr",
-        "osf/arduino/#",
-    ],
+    "no_cam": family_filters(["camera"]),
+    "analysis": family_filters(),
 }
 OUTCOMES = ("ok", "nok", "mixed", "unknown")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")

@@ -22,10 +22,9 @@ import pyarrow as pa
 from mqtt_replay import _core
 from mqtt_replay.errors import InvalidOptionError
 from mqtt_replay.session import DEFAULT_TZ, Session, open_session
-from mqtt_replay.topics import remap, selection
+from mqtt_replay.topics import STATUS_TOPIC, remap, selection
 
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
-STATUS_TOPIC = "mqtt-replay/status"
 Speed = float | Literal["max"]
 PrimeMode = Literal["off", "retained", "all"] | bool
 TimeArg = float | int | str | datetime | None

@@ -14,12 +14,12 @@ import plotly.graph_objects as go
 from dash import Input, Output, Patch, State, dcc, html
 from dash.exceptions import PreventUpdate
 
-from apps.session_manager.analysis import NOISY_FAMILIES
 from apps.session_manager.config import is_loopback_url
 from apps.session_manager.library import list_sessions
 from apps.session_manager.render import alert
 from apps.session_manager.replay_panels import counters, density_figure, progress_of, report_card
 from apps.session_manager.replay_station import SPEEDS, ReplayRefused, options_from_form
+from mqtt_replay.topics import family_filters
 
 if TYPE_CHECKING:
     from apps.session_manager.app import AppContext
@@ -335,7 +335,7 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
     )
     def noisy(_n: Any, current: str | None) -> Any:
         lines = [line for line in (current or "").splitlines() if line.strip()]
-        lines += [f.filter for f in NOISY_FAMILIES if f.filter not in lines]
+        lines += [f for f in family_filters() if f not in lines]  # as the recorder presets
         return "\n".join(lines)
 
     @app.callback(

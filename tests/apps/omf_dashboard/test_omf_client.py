@@ -60,15 +60,14 @@ def publisher(broker: Any) -> mqtt.Client:
     return client
 
 
-@pytest.mark.samples
 def test_counts_and_state_match_a_published_session(
-    private_broker: Any, sample: Callable[[str], Path]
+    private_broker: Any, plant_session: Path
 ) -> None:
-    path = sample("white-storage-production_20260807_111716.log")
+    path = plant_session
     client = started(private_broker.url)
     try:
         published = publish_session(path, private_broker.host, private_broker.port)
-        assert published == 1483
+        assert published == len(read_session(path)) == 1500
         assert wait_until(lambda: client.received == published), client.received
         snap = client.snapshot()
         assert (snap.received, snap.sent, snap.history_size) == (published, 0, published)

@@ -27,7 +27,6 @@ from playwright.sync_api import Page, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.broker]
 
-SESSION = "production-blue_20260303_090705.log"
 TIMEOUT_MS = 20_000
 
 
@@ -66,26 +65,27 @@ def feed(path: Path) -> FactoryState:
     return state
 
 
-@pytest.mark.samples
 def test_overview_and_message_center_follow_a_replay(
-    dashboard: Dashboard, tab: Page, sample: Callable[[str], Path]
+    dashboard: Dashboard, tab: Page, plant_session: Path
 ) -> None:
-    path = sample(SESSION)
+    path = plant_session
     reference = feed(path)
     tab.goto(dashboard.url)
     expect(tab.locator("#overview-received-count")).to_have_text("0", timeout=TIMEOUT_MS)
     expect(tab.locator("#shell-connection-badge")).to_contain_text("connected")
 
     published = publish_session(path, dashboard.broker.host, dashboard.broker.port)
-    assert published == reference.messages == 1065
-    expect(tab.locator("#overview-received-count")).to_have_text(str(published), timeout=TIMEOUT_MS)
-    expect(tab.locator("#overview-factory-count")).to_have_text(str(reference.messages))
+    assert published == reference.messages == len(read_session(path))
+    expect(tab.locator("#overview-received-count")).to_have_text(f"{published}", timeout=TIMEOUT_MS)
+    expect(tab.locator("#overview-factory-count")).to_have_text(f"{reference.messages}")
 
     # stock grid: every slot as the state model has it
+    assert any(slot.workpiece_type for slot in reference.stock.values())
     for location, slot in reference.stock.items():
         cell = tab.locator(f"#overview-stock [data-slot='{location}']")
         expect(cell).to_have_attribute("data-type", slot.workpiece_type or "")
-    expect(tab.locator("[data-slot='B2']")).to_contain_text("RED")
+        if slot.workpiece_type:
+            expect(cell).to_contain_text(slot.workpiece_type)
 
     # module tiles: one per module, with the model's current action
     expect(tab.locator(".module-tile")).to_have_count(len(reference.modules))
@@ -94,20 +94,19 @@ def test_overview_and_message_center_follow_a_replay(
         expect(tile).to_contain_text(module.module_type)
         if module.action and module.action.command:
             expect(tile).to_contain_text(module.action.command)
-    agv = reference.agvs["5iO4"]
-    card = tab.locator("[data-agv='5iO4']")
+    ((serial, agv),) = reference.agvs.items()
+    card = tab.locator(f"[data-agv='{serial}']")
     expect(card).to_contain_text(f"{agv.battery_percent:.0f} %")
-    expect(card).to_contain_text("DPS (SVR4H73275)")
 
     # orders and camera
-    (done,) = reference.completed_orders
-    expect(tab.locator(f"[data-order='{done.order_id}']")).to_have_attribute(
-        "data-state", "FINISHED"
-    )
-    expect(tab.locator("#overview-orders")).to_contain_text("Active (0)")
+    assert reference.completed_orders
+    for done in reference.completed_orders:
+        expect(tab.locator(f"[data-order='{done.order_id}']")).to_have_attribute(
+            "data-state", done.state or ""
+        )
+    assert reference.camera is not None
     img = tab.locator("#overview-camera-img")
-    expect(img).to_have_attribute("src", reference.camera.data_uri if reference.camera else "")
-    expect(tab.locator("#overview-camera")).to_contain_text("Hole and 2x milled pocket")
+    expect(img).to_have_attribute("src", reference.camera.data_uri)
 
     # Message Center: counts match what was published; filters narrow the rows
     tab.get_by_role("link", name="Message Center").click()
@@ -116,6 +115,7 @@ def test_overview_and_message_center_follow_a_replay(
     expect(tab.locator("#messages-matching-count")).to_have_text(f"matching {published}")
     tab.fill("#messages-topic", "ccu/order/active")
     active_count = sum(1 for m in read_session(path) if m.topic == "ccu/order/active")
+    assert active_count > 0
     expect(tab.locator("#messages-matching-count")).to_have_text(f"matching {active_count}")
     first_topic = tab.locator(".ag-center-cols-container .ag-row [col-id='topic']").first
     expect(first_topic).to_have_text("ccu/order/active")

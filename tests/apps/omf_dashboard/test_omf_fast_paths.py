@@ -112,6 +112,31 @@ def test_buffered_socket_reads_like_a_socket() -> None:
         peer.close()
 
 
+def test_the_private_paho_hook_is_pinned_and_still_creates_the_socket() -> None:
+    """BufferedClient overrides paho's private ``Client._create_socket``: the installed paho
+    must be inside the pinned range, and its connect must still create the socket there."""
+    import importlib.metadata
+    import inspect
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from tests.conftest import ROOT
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (pin,) = [
+        Requirement(r)
+        for r in project["optional-dependencies"]["apps"]
+        if r.startswith("paho-mqtt")
+    ]
+    assert pin.specifier, "paho-mqtt must be pinned while a private hook is used"
+    assert pin.specifier.contains(importlib.metadata.version("paho-mqtt"))
+    assert "2.3" not in pin.specifier  # widen only after checking the hook in that version
+    assert callable(getattr(mqtt.Client, "_create_socket", None))
+    source = inspect.getsource(mqtt.Client.reconnect)
+    assert re.search(r"self\._sock = self\._create_socket\(\)", source)
+
+
 @pytest.mark.broker
 def test_buffered_client_receives_every_message_intact(private_broker: Any) -> None:
     """Small, large (several buffers) and empty payloads, in order, at full speed."""

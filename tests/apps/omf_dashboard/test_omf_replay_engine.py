@@ -1,9 +1,8 @@
-"""The dashboard fed by the project's own replay engine (skipped while it is not importable)."""
+"""The dashboard fed by the project's own replay engine with a generated plant session."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +12,15 @@ from apps.omf_dashboard.config import DashboardConfig
 from apps.omf_dashboard.state import FactoryState
 from omf_sessions import read_session
 
-pytestmark = [pytest.mark.broker, pytest.mark.samples]
+pytestmark = [pytest.mark.broker]
 
 
 def test_engine_replay_fills_the_state_and_announces_itself(
-    private_broker: Any, sample: Callable[[str], Path]
+    private_broker: Any, plant_session: Path
 ) -> None:
     replay = pytest.importorskip("mqtt_replay.replay", reason="replay engine not built")
-    path = sample("storage_order_white_20251110_180844.log")
+    path = plant_session
+    n = len(read_session(path))
     client = DashboardClient(DashboardConfig(broker_url=private_broker.url))
     client.start()
     try:
@@ -28,18 +28,18 @@ def test_engine_replay_fills_the_state_and_announces_itself(
         with replay.Replayer(path, private_broker.url, speed="max") as replayer:
             replayer.wait()
             final = replayer.status()
-        assert (final["state"], final["sent"], final["failed"]) == ("finished", 552, 0)
+        assert (final["state"], final["sent"], final["failed"]) == ("finished", n, 0)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             status = client.replay_status()
-            if client.snapshot().state.messages == 552 and status and status.state == "finished":
+            if client.snapshot().state.messages == n and status and status.state == "finished":
                 break
             time.sleep(0.05)
         snap = client.snapshot()
-        assert snap.state.messages == 552  # every session message, status messages aside
+        assert snap.state.messages == n  # every session message, status messages aside
         status = client.replay_status()
         assert status is not None
-        assert (status.state, status.sent, status.total) == ("finished", 552, 552)
+        assert (status.state, status.sent, status.total) == ("finished", n, n)
         assert status.session
         reference = FactoryState()
         for i, message in enumerate(read_session(path)):

@@ -89,6 +89,14 @@ SAMPLE_LOGS = (
 )
 
 
+@pytest.mark.parametrize("mix", ["plant", "small", "camera"])
+def test_generated_sessions_give_the_same_model(tmp_path: Path, mix: str) -> None:
+    from mqtt_replay.generate import generate_session
+
+    path = generate_session(tmp_path / f"{mix}.log", messages=3000, seed=9, mix=mix)
+    assert_all_feeds_agree([(m.topic, m.payload) for m in read_session(path)])
+
+
 @pytest.mark.samples
 @pytest.mark.parametrize("name", SAMPLE_LOGS)
 def test_sample_sessions_give_the_same_model(sample: Callable[[str], Path], name: str) -> None:

@@ -1,42 +1,12 @@
-"""Topic classification, the noisy pre-filter and the bounded message history."""
+"""The bounded message history and its filters."""
 
 from __future__ import annotations
 
 import pytest
 from apps.omf_dashboard.history import Direction, MessageFilter, MessageHistory, query
-from apps.omf_dashboard.topics import category, is_noisy, sub_category
 
-
-@pytest.mark.parametrize(
-    ("topic", "cat", "sub"),
-    [
-        ("ccu/order/active", "CCU", "active"),
-        ("module/v1/ff/NodeRed/SVR4H73275/state", "Node-RED", "state"),
-        ("module/v1/ff/SVR4H73275/instantAction", "MODULE", "instantAction"),
-        ("fts/v1/ff/5iO4/connection", "FTS", "connection"),
-        ("/j1/txt/1/i/cam", "TXT", "cam"),
-        ("osf/arduino/gas/mq2-1/state", "OSF", "state"),
-        ("dsp/correlation/request", "dsp", "request"),
-        ("mqtt-replay/status", "mqtt-replay", "status"),
-        ("/", "(none)", "(none)"),
-        ("", "(none)", "(none)"),
-    ],
-)
-def test_category_and_sub_category(topic: str, cat: str, sub: str) -> None:
-    assert (category(topic), sub_category(topic)) == (cat, sub)
-
-
-def test_noisy_families() -> None:
-    led = '{"actions":[{"actionType":"setStatusLED"}]}'
-    assert is_noisy("/j1/txt/1/i/cam", "{}")
-    assert is_noisy("/j1/txt/1/i/bme680", "{}")
-    assert is_noisy("/j1/txt/1/i/ldr", "{}")
-    assert is_noisy("ccu/pairing/state", "{}")
-    assert is_noisy("osf/arduino/vibration/sw420-1/state", "{}")
-    assert is_noisy("module/v1/ff/SVR4H73275/instantAction", led)
-    assert not is_noisy("module/v1/ff/SVR4H73275/instantAction", '{"actionType":"reset"}')
-    assert not is_noisy("osf/arduino/gas/mq2-1/connection", "{}")
-    assert not is_noisy("ccu/order/active", "[]")
+# Categories, sub-categories and noisy families: tests/test_topic_contract.py checks this
+# dashboard's topics.py against the shared contract table tests/contract/topics.csv.
 
 
 def add(history: MessageHistory, topic: str, at: float, direction: Direction = "received") -> None:
