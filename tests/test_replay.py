@@ -100,9 +100,10 @@ def test_pause_resume_and_speed_change(broker: Broker, tmp_path: Path) -> None:
             sub.wait_for(5)
             r.pause()
             time.sleep(0.2)
-            frozen = len(sub.snapshot())
+            # The engine's own count (arrivals may lag on a loaded machine).
+            frozen = r.status()["sent"]
             time.sleep(0.4)
-            assert len(sub.snapshot()) == frozen  # nothing is sent while paused
+            assert r.status()["sent"] == frozen  # nothing is sent while paused
             assert r.status()["state"] == "paused"
             r.resume()
             r.set_speed("max")
