@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = (ROOT.parent / "shared" / "sessions").resolve()
+SAMPLES = Path(
+    os.environ.get("MQTT_REPLAY_SAMPLES") or ROOT.parent / "shared" / "sessions"
+).resolve()
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

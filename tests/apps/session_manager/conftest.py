@@ -11,34 +11,59 @@ from pathlib import Path
 
 import pytest
 from apps.session_manager.analysis import SessionView, build_view
-from sm_helpers import BASELINE, SMALL_SET, WRB, SmBroker, sample, synthetic_view
+from sm_helpers import (
+    BASELINE,
+    GENERATED_SET,
+    PLANT,
+    PLANT_L4,
+    SmBroker,
+    sample,
+    synthetic_view,
+    write_generated_sessions,
+)
 
 from mqtt_replay import open_session
 
 
+@pytest.fixture(scope="session")
+def generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated sessions in every container, written once per test run (read-only)."""
+    directory = tmp_path_factory.mktemp("generated-sessions")
+    write_generated_sessions(directory)
+    return directory
+
+
 @pytest.fixture
-def sessions_dir(tmp_path: Path) -> Path:
-    """A session directory holding copies of a few real recordings."""
+def sessions_dir(tmp_path: Path, generated_dir: Path) -> Path:
+    """A session directory of this test holding copies of the generated sessions."""
     directory = tmp_path / "sessions"
     directory.mkdir()
-    for name in SMALL_SET:
-        shutil.copy(sample(name), directory / name)
+    for name in GENERATED_SET:
+        shutil.copy(generated_dir / name, directory / name)
     return directory
+
+
+@pytest.fixture(scope="session")
+def plant_view(generated_dir: Path) -> SessionView:
+    """The generated L5 plant session (every noisy family, orders, camera) in full mode."""
+    return build_view(open_session(generated_dir / PLANT))
+
+
+@pytest.fixture(scope="session")
+def plant_index_view(generated_dir: Path) -> SessionView:
+    return build_view(open_session(generated_dir / PLANT, mode="index", cache=False))
+
+
+@pytest.fixture(scope="session")
+def l4_view(generated_dir: Path) -> SessionView:
+    """The generated header-less (L4) session."""
+    return build_view(open_session(generated_dir / PLANT_L4))
 
 
 @pytest.fixture(scope="module")
 def baseline_view() -> SessionView:
+    """A real recording (fact checks only; skips without ../shared/sessions)."""
     return build_view(open_session(sample(BASELINE)))
-
-
-@pytest.fixture(scope="module")
-def baseline_index_view() -> SessionView:
-    return build_view(open_session(sample(BASELINE), mode="index", cache=False))
-
-
-@pytest.fixture(scope="module")
-def wrb_view() -> SessionView:
-    return build_view(open_session(sample(WRB)))
 
 
 @pytest.fixture
