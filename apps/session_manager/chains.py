@@ -91,6 +91,7 @@ def follow(view: SessionView, key: str, rows: IntArray | None = None) -> Chain:
                 fields = ["(topic)", *fields]
             steps.append(
                 {
+                    "rid": str(r),
                     "row": r,
                     "time": iso_utc(ts),
                     "offset": round((ts - view.start_us) / 1e6, 3),

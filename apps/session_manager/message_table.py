@@ -229,6 +229,7 @@ def build_rows(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
     for r, text in zip(rows.tolist(), payloads, strict=True):
         out.append(
             {
+                "rid": str(r),  # the grid's row id: stable across sorts, filters and scrolls
                 "row": r,
                 "time": iso_utc(int(view.ts[r]))[11:-1] if view.ts_valid[r] else "",
                 "date": iso_utc(int(view.ts[r])) if view.ts_valid[r] else "no timestamp",
@@ -240,6 +241,19 @@ def build_rows(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def position_of(
+    view: SessionView, base: IntArray, sel: Selection, request: Mapping[str, Any], row: int
+) -> int | None:
+    """Where message ``row`` sits in the table for the grid's last sort and filter (to scroll
+    it into view), or None when the table does not show it."""
+    rows = ordered_rows(view, base, sel, request.get("sortModel"), request.get("filterModel"))
+    if not request.get("sortModel"):  # file order: a binary search
+        i = int(np.searchsorted(rows, row))
+        return i if i < len(rows) and int(rows[i]) == row else None
+    hit = np.flatnonzero(rows == row)
+    return int(hit[0]) if len(hit) else None
 
 
 def answer(

@@ -223,7 +223,9 @@ def figure(tl: Timeline, view: SessionView | None = None, selected: int | None =
                     y=lane_names[tl.point_lane[pick]],
                     mode="markers",
                     marker={"size": 7, "color": palette[cat], "opacity": 0.85},
-                    customdata=np.column_stack([tl.point_row[pick], tl.point_size[pick]]),
+                    # plain lists: WebGL traces pass typed-array customdata to neither hover
+                    # nor click events
+                    customdata=np.column_stack([tl.point_row[pick], tl.point_size[pick]]).tolist(),
                     hovertemplate=(
                         "%{y}<br>%{x|%Y-%m-%d %H:%M:%S.%L} UTC<br>%{customdata[1]} bytes"
                         "<extra>#%{customdata[0]}</extra>"
@@ -358,7 +360,7 @@ def row_at_click(
     custom = point.get("customdata")
     if meta.get("mode") == "points" and isinstance(custom, list) and custom:
         return int(custom[0])
-    if meta.get("mode") != "buckets":
+    if meta.get("mode") not in ("points", "buckets"):
         return None
     lanes: list[str] = list(meta.get("lanes", []))
     try:
@@ -366,6 +368,9 @@ def row_at_click(
         center = parse_plotly_time(point["x"])
     except (KeyError, TypeError, ValueError):
         return None
+    if meta.get("mode") == "points":
+        # WebGL points report only x and y: the message of that lane nearest the cursor
+        return _nearest_in_lane(view, rows, meta, lane, center)
     x0, x1, nb = int(meta["x0"]), int(meta["x1"]), max(int(meta["buckets"]), 1)
     span = max(x1 - x0 + 1, nb)
     b = int(np.clip((center - x0) * nb // span, 0, nb - 1))
@@ -374,3 +379,15 @@ def row_at_click(
     ts = view.ts[rows]
     hit = rows[(ts >= lo) & (ts < hi) & (lane_of_code[view.codes[rows]] == lane)]
     return int(hit[0]) if len(hit) else None
+
+
+def _nearest_in_lane(
+    view: SessionView, rows: IntArray, meta: Mapping[str, Any], lane: int, at_us: int
+) -> int | None:
+    x0, x1 = int(meta.get("x0", _TS_MIN)), int(meta.get("x1", _TS_MAX))
+    _, lane_of_code = lane_index(view, rows, meta.get("lane_by", "topic"))
+    ts = view.ts[rows]
+    hit = rows[(lane_of_code[view.codes[rows]] == lane) & (ts >= x0) & (ts <= x1)]
+    if not len(hit):
+        return None
+    return int(hit[int(np.argmin(np.abs(view.ts[hit] - at_us)))])

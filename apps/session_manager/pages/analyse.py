@@ -28,6 +28,12 @@ from apps.session_manager.render import alert, fmt_bytes, fmt_duration
 if TYPE_CHECKING:
     from apps.session_manager.app import AppContext
 
+STEP_BUTTONS = (
+    ("prev", "◀ previous", "previous message of the selection (k)"),
+    ("next", "next ▶", "next message of the selection (j)"),
+    ("prev-topic", "◀ of topic", "previous message of the same topic (K)"),
+    ("next-topic", "of topic ▶", "next message of the same topic (J)"),
+)
 PATH = "/analyse"
 NAME = "Analyse"
 ORDER = 1
@@ -127,7 +133,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     "enableClickSelection": True,
                 },
             },
-            getRowId="String(params.data.row)",
+            getRowId="params.data.rid",
             style={"height": "460px"},
             className="ag-theme-quartz",
         )
@@ -180,7 +186,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     id="analyse-chain-grid",
                     columnDefs=panels.CHAIN_COLUMNS,
                     rowData=[],
-                    getRowId="String(params.data.row)",
+                    getRowId="params.data.rid",
                     dashGridOptions={
                         "rowSelection": {
                             "mode": "singleRow",
@@ -235,14 +241,30 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                         className="text-muted small",
                     ),
                 ),
-                dbc.Button(
-                    "◀ previous of topic",
-                    id="analyse-insp-prev",
-                    size="sm",
-                    color="secondary",
-                    outline=True,
-                    disabled=True,
-                    className="mb-2",
+                html.Div(
+                    [
+                        dbc.ButtonGroup(
+                            [
+                                dbc.Button(
+                                    label,
+                                    id=f"analyse-step-{key}",
+                                    title=title,
+                                    size="sm",
+                                    color="secondary",
+                                    outline=True,
+                                    disabled=True,
+                                )
+                                for key, label, title in STEP_BUTTONS
+                            ],
+                            size="sm",
+                        ),
+                        html.Span(
+                            "keys: k / j previous / next, K / J same topic",
+                            className="small text-muted ms-2",
+                            id="analyse-step-keys",
+                        ),
+                    ],
+                    className="d-flex flex-wrap align-items-center gap-1 mb-2",
                 ),
                 html.Div(id="analyse-insp-follow"),
                 dbc.Tabs(
@@ -283,7 +305,8 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                 dcc.Store(id="analyse-selected"),
                 dcc.Store(id="analyse-timeline-meta"),
                 dcc.Store(id="analyse-screen"),
-                dcc.Store(id="analyse-prev-row"),
+                dcc.Store(id="analyse-grid-target"),
+                dcc.Store(id="analyse-grid-marked"),
                 dcc.Store(id="analyse-grid-purged"),
                 dcc.Interval(id="analyse-load-interval", interval=400, disabled=True),
                 dbc.Row(
@@ -350,6 +373,36 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         }""",
         Output("analyse-grid-purged", "data"),
         Input("analyse-selection", "data"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        """function(target) {
+            // Scroll the selected message's row into view and mark it (any sort or filter).
+            if (!target) { return window.dash_clientside.no_update; }
+            let api = null;
+            try { api = window.dash_ag_grid.getApi("analyse-grid"); } catch (e) { return null; }
+            if (!api) { return null; }
+            if (target.index !== null && target.index !== undefined) {
+                api.ensureIndexVisible(target.index);
+            }
+            const id = String(target.row);
+            let tries = 0;
+            const mark = () => {
+                const node = api.getRowNode(id);
+                if (node && node.data) {
+                    if (!node.isSelected()) { node.setSelected(true, true); }
+                } else if (target.index === null || ++tries > 60) {
+                    api.deselectAll();
+                } else {
+                    setTimeout(mark, 50);
+                }
+            };
+            mark();
+            return target.row;
+        }""",
+        Output("analyse-grid-marked", "data"),
+        Input("analyse-grid-target", "data"),
         prevent_initial_call=True,
     )
 

@@ -32,6 +32,17 @@ QUICK_RANGES = (
     ("zoom", "Use timeline zoom"),
 )
 EMPTY_ROWS: dict[str, Any] = {"rowData": [], "rowCount": 0}
+STEP_KEYS = ("prev", "next", "prev-topic", "next-topic")
+
+
+def step_target(view: SessionView, data: Any, current: int | None, key: str) -> int | None:
+    """The message a step button (or key) leads to from ``current`` within the selection."""
+    if current is None or not 0 <= current < len(view):
+        return None
+    rows = analysis.selected_rows(view, selection_of(data))
+    return analysis.step_row(
+        view, rows, int(current), forward=key.startswith("next"), same_topic="topic" in key
+    )
 
 
 def view_of(ctx: AppContext, session: dict[str, Any] | None) -> SessionView:
@@ -306,14 +317,16 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("analyse-selected", "data"),
         Input("analyse-timeline", "clickData"),
-        Input("analyse-grid", "selectedRows"),
+        # cellClicked, not selectedRows: the page itself marks the row of a message opened
+        # elsewhere, and that must not come back as a click
+        Input("analyse-grid", "cellClicked"),
         Input("analyse-chain-grid", "selectedRows"),
         Input("analyse-chain-graph", "clickData"),
-        Input("analyse-insp-prev", "n_clicks"),
+        *[Input(f"analyse-step-{key}", "n_clicks") for key in STEP_KEYS],
         State("analyse-timeline-meta", "data"),
         State("analyse-selection", "data"),
         State("analyse-session", "data"),
-        State("analyse-prev-row", "data"),
+        State("analyse-selected", "data"),
         prevent_initial_call=True,
     )
     def pick(
@@ -321,31 +334,57 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         cell: Any,
         chain_cell: Any,
         chain_click: Any,
-        _prev: Any,
-        meta: Any,
-        data: Any,
-        session: Any,
-        prev_row: int | None,
+        *rest: Any,
     ) -> Any:
-        trigger = dash.ctx.triggered_id
+        meta, data, session, current = rest[len(STEP_KEYS) :]
         view = view_of(ctx, session)
-        row: int | None = None
-        if trigger == "analyse-timeline" and t_click and t_click.get("points"):
-            rows = analysis.selected_rows(view, selection_of(data))
-            row = timeline.row_at_click(view, rows, meta or {}, t_click["points"][0])
-        elif trigger in ("analyse-grid", "analyse-chain-grid"):
-            chosen = cell if trigger == "analyse-grid" else chain_cell
-            row = (
-                int(chosen[0]["row"]) if chosen and isinstance(chosen[0].get("row"), int) else None
-            )
-        elif trigger == "analyse-chain-graph" and chain_click and chain_click.get("points"):
-            custom = chain_click["points"][0].get("customdata")
-            row = int(custom[0]) if custom else None
-        elif trigger == "analyse-insp-prev":
-            row = prev_row
-        if row is None or not 0 <= row < len(view):
+        # Several inputs can fire in one round trip (a step while the grid reports the row it
+        # just marked): the first that names another message wins.
+        for trigger in dash.ctx.triggered_prop_ids.values():
+            row: int | None = None
+            if trigger == "analyse-timeline" and t_click and t_click.get("points"):
+                rows = analysis.selected_rows(view, selection_of(data))
+                row = timeline.row_at_click(view, rows, meta or {}, t_click["points"][0])
+            elif trigger == "analyse-grid" and cell and str(cell.get("rowId", "")).isdigit():
+                row = int(cell["rowId"])
+            elif trigger == "analyse-chain-grid":
+                row = (
+                    int(chain_cell[0]["row"])
+                    if chain_cell and isinstance(chain_cell[0].get("row"), int)
+                    else None
+                )
+            elif trigger == "analyse-chain-graph" and chain_click and chain_click.get("points"):
+                custom = chain_click["points"][0].get("customdata")
+                row = int(custom[0]) if custom else None
+            elif isinstance(trigger, str) and trigger.startswith("analyse-step-"):
+                row = step_target(view, data, current, trigger.removeprefix("analyse-step-"))
+            if row is not None and 0 <= row < len(view) and row != current:
+                return row
+        raise PreventUpdate
+
+    @app.callback(
+        Output("analyse-grid-target", "data"),
+        Input("analyse-selected", "data"),
+        State("analyse-grid", "getRowsRequest"),
+        State("analyse-selection", "data"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def grid_target(
+        row: int | None, request: Any, data: Any, session: dict[str, Any] | None
+    ) -> Any:
+        """Where the selected message is in the table (for the grid to scroll to it)."""
+        view = view_of(ctx, session)
+        if row is None or data is None or not 0 <= row < len(view):
             raise PreventUpdate
-        return row
+        sel = selection_of(data)
+        try:
+            index = message_table.position_of(
+                view, analysis.selected_rows(view, sel), sel, request or {}, int(row)
+            )
+        except message_table.QueryError:
+            index = None
+        return {"row": int(row), "index": index}
 
     @app.callback(
         Output("analyse-insp-header", "children"),
@@ -354,19 +393,20 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Output("analyse-insp-raw", "children"),
         Output("analyse-insp-image", "children"),
         Output("analyse-insp-diff", "children"),
-        Output("analyse-prev-row", "data"),
-        Output("analyse-insp-prev", "disabled"),
+        *[Output(f"analyse-step-{key}", "disabled") for key in STEP_KEYS],
         Input("analyse-selected", "data"),
+        State("analyse-selection", "data"),
         State("analyse-session", "data"),
         prevent_initial_call=True,
     )
-    def inspect(row: int | None, session: dict[str, Any] | None) -> Any:
+    def inspect(row: int | None, data: Any, session: dict[str, Any] | None) -> Any:
         view = view_of(ctx, session)
         if row is None or not 0 <= row < len(view):
             raise PreventUpdate
         d = inspector.detail(view, int(row))
         previous_text = view.payloads([d.previous])[0] if d.previous is not None else None
         tree, raw, image, diff = panels.inspector_tabs(d, previous_text)
+        disabled = [step_target(view, data, int(row), key) is None for key in STEP_KEYS]
         return (
             panels.inspector_header(d),
             panels.follow_buttons(d),
@@ -374,8 +414,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             raw,
             image,
             diff,
-            d.previous,
-            d.previous is None,
+            *disabled,
         )
 
     @app.callback(

@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apps.session_manager.analysis import SessionView, build_view
@@ -113,3 +114,47 @@ def sm_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmBroker]:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+TIMEOUT_MS = 20_000  # browser waits: the machine has 2 cores shared with other work
+
+
+@pytest.fixture
+def serve_manager(serve_dash: Callable[[Any], str]) -> Iterator[Callable[..., str]]:
+    """``serve(directory, **config) -> base_url``: a Session Manager on a free port for the
+    rest of the test (its replay and recording stopped afterwards)."""
+    from apps.session_manager.app import create_app, shutdown
+    from apps.session_manager.config import ManagerConfig
+
+    apps: list[Any] = []
+
+    def serve(directory: Path, **config: Any) -> str:
+        settings: dict[str, Any] = {
+            "broker_url": "mqtt://127.0.0.1:1",
+            "poll_interval_ms": 300,
+            "index_threshold_bytes": 2_000_000,  # the plant session (2.6 MB) opens in index
+            "inline_load_bytes": 2_000_000,  # mode, in the background, with a progress bar
+        }
+        app = create_app(ManagerConfig(sessions_dir=directory, **(settings | config)))
+        apps.append(app)
+        return serve_dash(app)
+
+    yield serve
+    for app in apps:
+        shutdown(app)
+
+
+@pytest.fixture
+def sm_page(chromium: Any) -> Iterator[Any]:
+    """A fresh 1600x1100 page; fails the test on any uncaught page error."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    context = chromium.new_context(viewport={"width": 1600, "height": 1100})
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert not errors, errors

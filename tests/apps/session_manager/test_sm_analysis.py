@@ -299,3 +299,16 @@ def test_grid_and_timeline_share_one_pass_per_selection() -> None:
     assert a.lanes == b.lanes and v.topics[0] not in a.lanes
     np.testing.assert_array_equal(a.counts, b.counts)
     assert an.topic_statistics(v, rows, stats=shared) == an.topic_statistics(v, rows)
+
+
+def test_step_row_in_the_selection_and_the_topic() -> None:
+    v = synthetic_view(2_000, 4, seconds=60)
+    rows = np.arange(0, len(v), 3, dtype=np.int64)
+    assert an.step_row(v, rows, 3, forward=True) == 6
+    assert an.step_row(v, rows, 3, forward=False) == 0
+    assert an.step_row(v, rows, 4, forward=False) == 3  # from outside the selection
+    assert an.step_row(v, rows, int(rows[-1]), forward=True) is None
+    assert an.step_row(v, rows, 0, forward=False) is None
+    same = rows[v.codes[rows] == v.codes[30]]
+    assert an.step_row(v, rows, 30, forward=True, same_topic=True) == int(same[same > 30][0])
+    assert an.step_row(v, rows, 30, forward=False, same_topic=True) == int(same[same < 30][-1])

@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from apps.session_manager.app import create_app, shutdown
-from apps.session_manager.config import ManagerConfig
 from sm_helpers import (
     PLANT,
     PLANT_L4,
@@ -29,17 +27,10 @@ pytestmark = pytest.mark.e2e
 TIMEOUT = 20_000  # ms: the machine has 2 cores shared with other work
 
 
-@pytest.fixture(autouse=True)
-def _patient_expect() -> None:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT)
-
-
 @pytest.fixture
 def app_url(
-    tmp_path: Path, serve_dash: Callable[[Any], str], sm_broker: SmBroker, generated_dir: Path
-) -> Iterator[tuple[str, Path]]:
+    serve_manager: Callable[..., str], sm_broker: SmBroker, tmp_path: Path, generated_dir: Path
+) -> tuple[str, Path]:
     directory = tmp_path / "sessions"
     directory.mkdir()
     for name in (PLANT, PLANT_L4):
@@ -52,30 +43,7 @@ def app_url(
         "payload": '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>',
     }
     (directory / "evil.log").write_text(json.dumps(evil) + "\n")
-    config = ManagerConfig(
-        sessions_dir=directory,
-        broker_url=sm_broker.url,
-        poll_interval_ms=300,
-        index_threshold_bytes=2_000_000,  # the plant session (2.6 MB) opens in index mode …
-        inline_load_bytes=2_000_000,  # … in the background, with a progress bar
-    )
-    app = create_app(config)
-    try:
-        yield serve_dash(app), directory
-    finally:
-        shutdown(app)
-
-
-@pytest.fixture
-def sm_page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1600, "height": 1100})
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not errors, errors
+    return serve_manager(directory, broker_url=sm_broker.url), directory
 
 
 def test_library_to_analyse_timeline_tree_prefilter_window_payload(

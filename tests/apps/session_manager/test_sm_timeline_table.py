@@ -92,6 +92,12 @@ def test_click_maps_back_to_a_message(
     assert tl.row_at_click(plant_view, rows, t.meta(), {"customdata": [int(rows[7]), 12]}) == int(
         rows[7]
     )
+    # WebGL dots report only x and y: the message of that lane nearest the cursor
+    r = int(rows[7])
+    point = {"x": int(plant_view.ts[r]) / 1000.0, "y": plant_view.topic_of(r)}
+    got = tl.row_at_click(plant_view, rows, t.meta(), point)
+    assert got is not None and plant_view.topic_of(got) == plant_view.topic_of(r)
+    assert plant_view.ts[got] == plant_view.ts[r]
     view = make_synthetic(50_000, 5, seconds=100.0)
     all_rows = np.arange(len(view), dtype=np.int64)
     t = tl.aggregate(view, all_rows)
@@ -119,7 +125,18 @@ def test_blocks_and_row_count(plant_view: SessionView) -> None:
     last = mt.answer(plant_view, base, sel, request(PLANT_MESSAGES - 26, PLANT_MESSAGES + 74))
     assert len(last["rowData"]) == 26 and last["rowData"][-1]["row"] == PLANT_MESSAGES - 1
     row = first["rowData"][0]
-    assert set(row) == {"row", "time", "date", "offset", "topic", "size", "retain", "preview"}
+    assert row["rid"] == str(row["row"])  # the grid's row id: a string
+    assert set(row) == {
+        "rid",
+        "row",
+        "time",
+        "date",
+        "offset",
+        "topic",
+        "size",
+        "retain",
+        "preview",
+    }
     assert row["date"].endswith("Z") and row["date"][11:-1] == row["time"]
     assert len(row["preview"]) <= mt.PREVIEW_CHARS + 1
 
