@@ -48,7 +48,15 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "filter": "agTextColumnFilter",
         "filterParams": {"filterOptions": ["contains", "notContains", "equals", "startsWith"]},
     },
-    {"field": "size", "headerName": "bytes", "width": 80, "sortable": True, "filter": False},
+    {
+        "field": "size",
+        "headerName": "bytes",
+        "width": 90,
+        "type": "numericColumn",
+        "valueFormatter": {"function": "smInt(params.value)"},
+        "sortable": True,
+        "filter": False,
+    },
     {"field": "retain", "headerName": "R", "width": 50, "sortable": False, "filter": False},
     {
         "field": "preview",

@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
 from apps.session_manager import library as lib
-from apps.session_manager.render import alert, fmt_bytes
+from apps.session_manager.render import BYTES_FORMAT, DURATION_FORMAT, INT_FORMAT, alert
 from apps.session_manager.store import library_rows
 
 if TYPE_CHECKING:
@@ -26,9 +26,27 @@ OUTCOMES = ("all", "ok", "nok", "mixed", "unknown")
 COLUMNS: list[dict[str, Any]] = [
     {"field": "name", "headerName": "session", "flex": 3, "minWidth": 260},
     {"field": "recorded", "headerName": "recorded", "width": 170},
-    {"field": "duration", "headerName": "duration s", "width": 115, "type": "numericColumn"},
-    {"field": "messages", "headerName": "messages", "width": 115, "type": "numericColumn"},
-    {"field": "size_text", "headerName": "size", "width": 100, "type": "numericColumn"},
+    {
+        "field": "duration",
+        "headerName": "duration",
+        "width": 115,
+        "type": "numericColumn",
+        "valueFormatter": DURATION_FORMAT,
+    },
+    {
+        "field": "messages",
+        "headerName": "messages",
+        "width": 115,
+        "type": "numericColumn",
+        "valueFormatter": INT_FORMAT,
+    },
+    {
+        "field": "size",
+        "headerName": "size",
+        "width": 100,
+        "type": "numericColumn",
+        "valueFormatter": BYTES_FORMAT,
+    },
     {"field": "description", "headerName": "description", "flex": 2, "minWidth": 160},
     {"field": "outcome", "headerName": "outcome", "width": 105},
     {"field": "preset", "headerName": "preset", "width": 95},
@@ -206,8 +224,6 @@ def table_rows(
 ) -> tuple[list[dict[str, Any]], list[Any], str | None]:
     """Filtered rows for the grid, pending summary jobs, and a filter error (if any)."""
     rows, pending = library_rows(ctx.store, ctx.config.tz)
-    for row in rows:
-        row["size_text"] = fmt_bytes(row["size"])
     try:
         return lib.filter_rows(rows, text, outcome, regex=regex), pending, None
     except lib.LibraryError as exc:

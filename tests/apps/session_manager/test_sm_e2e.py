@@ -59,7 +59,7 @@ def test_library_to_analyse_timeline_tree_prefilter_window_payload(
     cell = page.locator("#library-grid .ag-cell", has_text=PLANT)
     expect(cell).to_be_visible()
     expect(page.locator("#library-grid .ag-row", has_text=PLANT_L4)).to_contain_text(
-        str(PLANT_L4_MESSAGES)
+        f"{PLANT_L4_MESSAGES:,}"
     )
     cell.click()
     expect(page.locator("#library-selected-name")).to_have_text(PLANT)
