@@ -11,6 +11,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from apps.session_manager import clock
 from apps.session_manager.chains import Chain, chain_figure
 from apps.session_manager.inspector import (
     MAX_RAW_CHARS,
@@ -233,14 +234,14 @@ def follow_buttons(d: MessageDetail) -> Any:
 
 CHAIN_COLUMNS: list[dict[str, Any]] = [
     {"field": "row", "headerName": "#", "width": 80},
-    {"field": "time", "headerName": "time (UTC)", "width": 200},
+    {"field": "time", "headerName": "time", "width": 230},
     {"field": "delta", "headerName": "+s", "width": 85, "type": "numericColumn"},
     {"field": "topic", "flex": 2, "minWidth": 200},
     {"field": "fields", "headerName": "mentioned in", "flex": 2, "minWidth": 160},
 ]
 
 
-def chain_outputs(chain: Chain) -> tuple[Any, Any, list[dict[str, Any]]]:
+def chain_outputs(chain: Chain, tz: str) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(summary, figure, grid rows) of a followed key."""
     if chain.total == 0:
         return html.Div(f"No message mentions {chain.key!r}.", className="text-muted"), {}, []
@@ -252,7 +253,8 @@ def chain_outputs(chain: Chain) -> tuple[Any, Any, list[dict[str, Any]]]:
     summary = html.Div(
         [html.Div(note, className="small mb-1"), html.Div(path, className="chain-path small mb-2")]
     )
-    return summary, chain_figure(chain), chain.steps
+    steps = [{**s, "time": clock.fmt(s["ts"], tz)} for s in chain.steps]
+    return summary, chain_figure(chain, tz), steps
 
 
 def seconds_label(value: float | None) -> str:

@@ -16,7 +16,15 @@ from dash import ALL, Input, Output, State
 from dash.exceptions import PreventUpdate
 
 from apps.session_manager import analyse_panels as panels
-from apps.session_manager import analysis, chains, export, inspector, message_table, timeline
+from apps.session_manager import (
+    analysis,
+    chains,
+    clock,
+    export,
+    inspector,
+    message_table,
+    timeline,
+)
 from apps.session_manager.library import LibraryError
 from apps.session_manager.render import alert, fmt_duration
 
@@ -91,7 +99,9 @@ def quick_window(
     return [0.0, end]
 
 
-def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tuple[go.Figure, str]:
+def field_figure(
+    view: SessionView, sel: Selection, topic: str, path: str, tz: str = clock.UTC_NAME
+) -> tuple[go.Figure, str]:
     """The values of ``path`` in ``topic``'s messages inside the window, over time."""
     code = view.topics.index(topic) if topic in view.topics else -1
     rows = analysis.selected_rows(view, analysis.Selection(window=sel.window, prefilter=False))
@@ -99,11 +109,13 @@ def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tu
     ts, values, total = inspector.field_series(view, rows, path)
     fig = go.Figure(
         go.Scattergl(
-            x=ts / 1000.0,
+            x=clock.wall_ms(ts, tz),
             y=values,
             mode="lines+markers",
             marker={"size": 5},
-            hovertemplate="%{x|%H:%M:%S.%L} UTC<br>%{y}<extra></extra>",
+            hovertemplate="%{x|%H:%M:%S.%L} "
+            + clock.abbreviation(int(ts[0]) if len(ts) else 0, tz)
+            + "<br>%{y}<extra></extra>",
         )
     )
     fig.update_layout(
@@ -112,7 +124,7 @@ def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tu
         plot_bgcolor="#fbfcfe",
         title={"text": f"{topic} · {path}", "font": {"size": 12}},
     )
-    fig.update_xaxes(type="date", title={"text": "time (UTC)", "font": {"size": 11}})
+    fig.update_xaxes(type="date", title=clock.axis_title(tz))
     note = f"{len(values):,} values from {total:,} messages"
     if total > len(rows):
         note += " (thinned evenly)"
@@ -122,6 +134,14 @@ def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tu
 def register(app: dash.Dash, ctx: AppContext) -> None:
     nu = dash.no_update
     recent_timelines: dict[tuple[Any, ...], timeline.Timeline] = {}
+
+    def zone(tz: object) -> str:
+        """The zone the user picked (the session's zone when unset or unknown)."""
+        return clock.valid_zone(tz, ctx.config.tz)
+
+    @app.callback(Output("analyse-grid", "columnDefs"), Input("app-tz", "value"))
+    def grid_columns(tz: str | None) -> Any:
+        return message_table.column_defs(zone(tz))
 
     @app.callback(
         Output("analyse-selection", "data"),
@@ -221,16 +241,20 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("analyse-timeline", "relayoutData"),
         Input("analyse-selection", "data"),
         State("analyse-visible", "data"),
+        State("app-tz", "value"),
     )
     def visible(
-        relayout: dict[str, Any] | None, data: dict[str, Any] | None, current: list[int] | None
+        relayout: dict[str, Any] | None,
+        data: dict[str, Any] | None,
+        current: list[int] | None,
+        tz: str | None,
     ) -> Any:
         if dash.ctx.triggered_id == "analyse-selection":
             window = (data or {}).get("window")
             if current and window and window[0] <= current[0] and current[1] <= window[1]:
                 return nu
             return None if current else nu
-        parsed = timeline.parse_relayout(relayout)
+        parsed = timeline.parse_relayout(relayout, zone(tz))
         if parsed is None:
             raise PreventUpdate
         return None if parsed == "reset" else list(parsed)
@@ -242,6 +266,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("analyse-visible", "data"),
         Input("analyse-lanes", "value"),
         Input("analyse-selected", "data"),
+        Input("app-tz", "value"),
         State("analyse-session", "data"),
         State("analyse-screen", "data"),
     )
@@ -250,6 +275,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         vis: list[int] | None,
         lanes: str,
         selected: int | None,
+        tz: str | None,
         session: dict[str, Any] | None,
         width: int | None,
     ) -> Any:
@@ -282,7 +308,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             recent_timelines[key] = tl
             while len(recent_timelines) > 4:
                 recent_timelines.pop(next(iter(recent_timelines)))
-        return timeline.figure(tl, view, selected), tl.meta()
+        return timeline.figure(tl, view, selected, zone(tz)), tl.meta()
 
     @app.callback(
         Output("analyse-stats", "rowData"),
@@ -301,16 +327,22 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("analyse-grid", "getRowsRequest"),
         State("analyse-selection", "data"),
         State("analyse-session", "data"),
+        State("app-tz", "value"),
     )
     def grid_rows(
-        request: dict[str, Any] | None, data: dict[str, Any] | None, session: dict[str, Any] | None
+        request: dict[str, Any] | None,
+        data: dict[str, Any] | None,
+        session: dict[str, Any] | None,
+        tz: str | None,
     ) -> Any:
         if not request or not session or data is None:
             return EMPTY_ROWS
         view = view_of(ctx, session)
         sel = selection_of(data)
         try:
-            return message_table.answer(view, analysis.selected_rows(view, sel), sel, request)
+            return message_table.answer(
+                view, analysis.selected_rows(view, sel), sel, request, zone(tz)
+            )
         except message_table.QueryError:
             return EMPTY_ROWS
 
@@ -327,6 +359,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         State("analyse-selection", "data"),
         State("analyse-session", "data"),
         State("analyse-selected", "data"),
+        State("app-tz", "value"),
         prevent_initial_call=True,
     )
     def pick(
@@ -336,7 +369,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         chain_click: Any,
         *rest: Any,
     ) -> Any:
-        meta, data, session, current = rest[len(STEP_KEYS) :]
+        meta, data, session, current, tz = rest[len(STEP_KEYS) :]
         view = view_of(ctx, session)
         # Several inputs can fire in one round trip (a step while the grid reports the row it
         # just marked): the first that names another message wins.
@@ -344,7 +377,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             row: int | None = None
             if trigger == "analyse-timeline" and t_click and t_click.get("points"):
                 rows = analysis.selected_rows(view, selection_of(data))
-                row = timeline.row_at_click(view, rows, meta or {}, t_click["points"][0])
+                row = timeline.row_at_click(view, rows, meta or {}, t_click["points"][0], zone(tz))
             elif trigger == "analyse-grid" and cell and str(cell.get("rowId", "")).isdigit():
                 row = int(cell["rowId"])
             elif trigger == "analyse-chain-grid":
@@ -395,15 +428,16 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Output("analyse-insp-diff", "children"),
         *[Output(f"analyse-step-{key}", "disabled") for key in STEP_KEYS],
         Input("analyse-selected", "data"),
+        Input("app-tz", "value"),
         State("analyse-selection", "data"),
         State("analyse-session", "data"),
         prevent_initial_call=True,
     )
-    def inspect(row: int | None, data: Any, session: dict[str, Any] | None) -> Any:
+    def inspect(row: int | None, tz: str | None, data: Any, session: dict[str, Any] | None) -> Any:
         view = view_of(ctx, session)
         if row is None or not 0 <= row < len(view):
             raise PreventUpdate
-        d = inspector.detail(view, int(row))
+        d = inspector.detail(view, int(row), zone(tz))
         previous_text = view.payloads([d.previous])[0] if d.previous is not None else None
         tree, raw, image, diff = panels.inspector_tabs(d, previous_text)
         disabled = [step_target(view, data, int(row), key) is None for key in STEP_KEYS]
@@ -441,14 +475,21 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Output("analyse-plot-note", "children"),
         Input("analyse-plot-field", "value"),
         Input("analyse-selection", "data"),
+        Input("app-tz", "value"),
         State("analyse-plot-topic", "value"),
         State("analyse-session", "data"),
         prevent_initial_call=True,
     )
-    def plot(path: str | None, data: Any, topic: str | None, session: dict[str, Any] | None) -> Any:
+    def plot(
+        path: str | None,
+        data: Any,
+        tz: str | None,
+        topic: str | None,
+        session: dict[str, Any] | None,
+    ) -> Any:
         if not path or not topic:
             raise PreventUpdate
-        return field_figure(view_of(ctx, session), selection_of(data), topic, path)
+        return field_figure(view_of(ctx, session), selection_of(data), topic, path, zone(tz))
 
     @app.callback(
         Output("analyse-chain-key", "value"),
@@ -472,9 +513,12 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("analyse-chain-key", "n_submit"),
         State("analyse-chain-key", "value"),
         State("analyse-session", "data"),
+        State("app-tz", "value"),
         prevent_initial_call=True,
     )
-    def follow(_go: Any, _submit: Any, key: str | None, session: dict[str, Any] | None) -> Any:
+    def follow(
+        _go: Any, _submit: Any, key: str | None, session: dict[str, Any] | None, tz: str | None
+    ) -> Any:
         if not key:
             raise PreventUpdate
         view = view_of(ctx, session)
@@ -482,7 +526,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             chain = chains.follow(view, key)
         except chains.ChainError as exc:
             return alert(str(exc), "warning"), go.Figure(), []
-        return panels.chain_outputs(chain)
+        return panels.chain_outputs(chain, zone(tz))
 
     @app.callback(
         Output("analyse-save-result", "children"),

@@ -76,6 +76,14 @@ def test_library_rows_and_summaries(sessions_dir: Path) -> None:
     assert plant["duration"] == pytest.approx(header["durationSec"], abs=0.1)
     assert plant["preset"] == "none" and plant["ccu_version"] == header["ccuVersion"]
     assert by_name[PLANT_DB]["messages"] == 400
+    # recorded: the first message's time in the zone asked for, labelled — not the file name
+    assert plant["recorded"] == "2026-01-15 10:00:00 CET"
+    assert by_name[PLANT_DB]["recorded"] == "2026-03-03 09:00:00 CET"  # name says 09:00 too
+    assert by_name[PLANT_L4]["recorded"] == "2026-03-03 08:00:00 CET"  # no stamp in the name
+    (sessions_dir / PLANT_DB).rename(sessions_dir / "renamed_20990101_000000.db")
+    rows, _ = library_rows(SessionStore(sessions_dir), "UTC")
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["renamed_20990101_000000.db"]["recorded"] == "2026-03-03 08:00:00 UTC"
     assert by_name["broken.db"]["status"].startswith("error")
     summary = store.summary(PLANT)
     assert isinstance(summary, Summary) and summary.container == "ndjson"

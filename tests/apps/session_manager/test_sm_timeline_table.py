@@ -137,7 +137,9 @@ def test_blocks_and_row_count(plant_view: SessionView) -> None:
         "retain",
         "preview",
     }
-    assert row["date"].endswith("Z") and row["date"][11:-1] == row["time"]
+    assert row["date"] == f"2026-01-15 {row['time']} UTC"  # labelled with its zone
+    berlin = mt.answer(plant_view, base, sel, request(0, 1), "Europe/Berlin")["rowData"][0]
+    assert berlin["date"] == "2026-01-15 10:00:00.000 CET" and berlin["time"] == "10:00:00.000"
     assert len(row["preview"]) <= mt.PREVIEW_CHARS + 1
 
 
