@@ -11,6 +11,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from apps.session_manager import clock
 from apps.session_manager.chains import Chain, chain_figure
 from apps.session_manager.inspector import (
     MAX_RAW_CHARS,
@@ -19,7 +20,15 @@ from apps.session_manager.inspector import (
     diff_lines,
     image_uris,
 )
-from apps.session_manager.render import diff_view, fmt_bytes, fmt_seconds, json_tree, kv_table
+from apps.session_manager.render import (
+    BYTES_FORMAT,
+    INT_FORMAT,
+    diff_view,
+    fixed_format,
+    fmt_seconds,
+    json_tree,
+    kv_table,
+)
 
 
 def topic_label(topic: dict[str, Any]) -> Any:
@@ -117,7 +126,6 @@ def stats_rows(stats: list[dict[str, Any]], start_us: int) -> list[dict[str, Any
                 "count": s["count"],
                 "rate": round(s["rate"], 3) if s["rate"] is not None else None,
                 "bytes": s["bytes"],
-                "bytes_text": fmt_bytes(s["bytes"]),
                 "gap_min": _round(s["gap_min_s"]),
                 "gap_max": _round(s["gap_max_s"]),
                 "gap_mean": _round(s["gap_mean_s"]),
@@ -132,17 +140,27 @@ def _round(v: float | None) -> float | None:
     return round(v, 3) if v is not None else None
 
 
+def _num(field: str, header: str, width: int, fmt: dict[str, str]) -> dict[str, Any]:
+    return {
+        "field": field,
+        "headerName": header,
+        "width": width,
+        "type": "numericColumn",
+        "valueFormatter": fmt,
+    }
+
+
 STATS_COLUMNS: list[dict[str, Any]] = [
     {"field": "topic", "flex": 3, "minWidth": 220, "filter": True},
     {"field": "category", "width": 110},
-    {"field": "count", "width": 95, "type": "numericColumn"},
-    {"field": "rate", "headerName": "msg/s", "width": 95, "type": "numericColumn"},
-    {"field": "bytes_text", "headerName": "bytes", "width": 100, "type": "numericColumn"},
-    {"field": "gap_min", "headerName": "gap min s", "width": 105, "type": "numericColumn"},
-    {"field": "gap_max", "headerName": "gap max s", "width": 105, "type": "numericColumn"},
-    {"field": "gap_mean", "headerName": "gap mean s", "width": 110, "type": "numericColumn"},
-    {"field": "first", "headerName": "first t+ s", "width": 105, "type": "numericColumn"},
-    {"field": "last", "headerName": "last t+ s", "width": 105, "type": "numericColumn"},
+    _num("count", "count", 95, INT_FORMAT),
+    _num("rate", "msg/s", 95, fixed_format(3)),
+    _num("bytes", "bytes", 100, BYTES_FORMAT),
+    _num("gap_min", "gap min s", 105, fixed_format(3)),
+    _num("gap_max", "gap max s", 105, fixed_format(3)),
+    _num("gap_mean", "gap mean s", 110, fixed_format(3)),
+    _num("first", "first t+ s", 105, fixed_format(3)),
+    _num("last", "last t+ s", 105, fixed_format(3)),
 ]
 
 
@@ -216,14 +234,14 @@ def follow_buttons(d: MessageDetail) -> Any:
 
 CHAIN_COLUMNS: list[dict[str, Any]] = [
     {"field": "row", "headerName": "#", "width": 80},
-    {"field": "time", "headerName": "time (UTC)", "width": 200},
+    {"field": "time", "headerName": "time", "width": 230},
     {"field": "delta", "headerName": "+s", "width": 85, "type": "numericColumn"},
     {"field": "topic", "flex": 2, "minWidth": 200},
     {"field": "fields", "headerName": "mentioned in", "flex": 2, "minWidth": 160},
 ]
 
 
-def chain_outputs(chain: Chain) -> tuple[Any, Any, list[dict[str, Any]]]:
+def chain_outputs(chain: Chain, tz: str) -> tuple[Any, Any, list[dict[str, Any]]]:
     """(summary, figure, grid rows) of a followed key."""
     if chain.total == 0:
         return html.Div(f"No message mentions {chain.key!r}.", className="text-muted"), {}, []
@@ -235,7 +253,8 @@ def chain_outputs(chain: Chain) -> tuple[Any, Any, list[dict[str, Any]]]:
     summary = html.Div(
         [html.Div(note, className="small mb-1"), html.Div(path, className="chain-path small mb-2")]
     )
-    return summary, chain_figure(chain), chain.steps
+    steps = [{**s, "time": clock.fmt(s["ts"], tz)} for s in chain.steps]
+    return summary, chain_figure(chain, tz), steps
 
 
 def seconds_label(value: float | None) -> str:

@@ -509,3 +509,20 @@ def previous_same_topic(view: SessionView, row: int) -> int | None:
     code = view.codes[row]
     earlier = np.flatnonzero(view.codes[:row] == code)
     return int(earlier[-1]) if len(earlier) else None
+
+
+def step_row(
+    view: SessionView, rows: IntArray, current: int, forward: bool, same_topic: bool = False
+) -> int | None:
+    """The message after (``forward``) or before ``current`` among ``rows`` (file order),
+    optionally only of ``current``'s topic; None at either end. ``current`` need not be in
+    ``rows`` (a message opened from a key chain steps into the selection)."""
+    if same_topic and len(rows):
+        rows = rows[view.codes[rows] == view.codes[current]]
+    if not len(rows):
+        return None
+    if forward:
+        i = int(np.searchsorted(rows, current, side="right"))
+        return int(rows[i]) if i < len(rows) else None
+    i = int(np.searchsorted(rows, current, side="left")) - 1
+    return int(rows[i]) if i >= 0 else None

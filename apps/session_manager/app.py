@@ -93,7 +93,7 @@ def create_app(
         )
         page.register_callbacks(app, ctx)
     pages = [p for p in dash.page_registry.values() if p["module"].startswith(__package__ or "")]
-    app.layout = shell.layout(pages, str(config.sessions_dir))
+    app.layout = shell.layout(pages, str(config.sessions_dir), config.tz)
     app.server.extensions[EXTENSION_KEY] = ctx
     return app
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from apps.session_manager import clock
 from apps.session_manager.analysis import IntArray, SessionView, rows_matching_text
 from apps.session_manager.inspector import NO_JSON, parse_json
 from apps.session_manager.message_table import iso_utc
@@ -91,7 +92,9 @@ def follow(view: SessionView, key: str, rows: IntArray | None = None) -> Chain:
                 fields = ["(topic)", *fields]
             steps.append(
                 {
+                    "rid": str(r),
                     "row": r,
+                    "ts": ts,
                     "time": iso_utc(ts),
                     "offset": round((ts - view.start_us) / 1e6, 3),
                     "delta": round((ts - previous_ts) / 1e6, 3) if previous_ts is not None else 0.0,
@@ -104,21 +107,23 @@ def follow(view: SessionView, key: str, rows: IntArray | None = None) -> Chain:
     return Chain(key, total, steps)
 
 
-def chain_figure(chain: Chain) -> go.Figure:
+def chain_figure(chain: Chain, tz: str = clock.UTC_NAME) -> go.Figure:
     """The chain as a path across topic lanes over time (one marker per message)."""
     lanes = chain.topics
     fig = go.Figure()
     if chain.steps:
         fig.add_trace(
             go.Scatter(
-                x=[s["time"].rstrip("Z") for s in chain.steps],
+                x=clock.wall_ms([s["ts"] for s in chain.steps], tz),
                 y=[s["topic"] for s in chain.steps],
                 mode="lines+markers",
                 line={"width": 1, "color": "#adb5bd"},
                 marker={"size": 9, "color": "#0d6efd"},
                 customdata=[[s["row"], s["delta"]] for s in chain.steps],
                 hovertemplate=(
-                    "%{y}<br>%{x|%H:%M:%S.%L} UTC<br>+%{customdata[1]} s"
+                    "%{y}<br>%{x|%H:%M:%S.%L} "
+                    + clock.abbreviation(chain.steps[0]["ts"], tz)
+                    + "<br>+%{customdata[1]} s"
                     "<extra>#%{customdata[0]}</extra>"
                 ),
             )
@@ -137,5 +142,5 @@ def chain_figure(chain: Chain) -> go.Figure:
         automargin=True,
         tickfont={"size": 10},
     )
-    fig.update_xaxes(type="date", title={"text": "time (UTC)", "font": {"size": 11}})
+    fig.update_xaxes(type="date", title=clock.axis_title(tz))
     return fig

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from apps.session_manager import clock
 from apps.session_manager.analysis import IntArray, SessionView, previous_same_topic
-from apps.session_manager.message_table import iso_utc
 
 _IMAGE_URI = re.compile(r"^data:image/(png|jpe?g|gif|webp|bmp);base64,[A-Za-z0-9+/=\s]+$")
 BUSINESS_KEYS = ("orderId", "workpieceId", "serialNumber")
@@ -52,7 +52,7 @@ def parse_json(text: str) -> Any:
         return NO_JSON
 
 
-def detail(view: SessionView, row: int) -> MessageDetail:
+def detail(view: SessionView, row: int, tz: str = clock.UTC_NAME) -> MessageDetail:
     """Everything the inspector shows about one message (row number in file order)."""
     if not 0 <= row < len(view):
         raise IndexError(f"row {row} is outside the session")
@@ -61,7 +61,7 @@ def detail(view: SessionView, row: int) -> MessageDetail:
     return MessageDetail(
         row=row,
         topic=view.topic_of(row),
-        time=iso_utc(ts) if view.ts_valid[row] else "(no timestamp)",
+        time=clock.fmt(ts, tz) if view.ts_valid[row] else "(no timestamp)",
         offset_s=(ts - view.start_us) / 1e6,
         size=int(view.sizes[row]),
         qos=int(view.qos[row]),

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from apps.session_manager import clock
 from apps.session_manager.analysis import IntArray, Selection, SessionView, rows_matching_text
 from mqtt_replay.statistics import sort_rows
 
@@ -25,8 +26,8 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {"field": "row", "headerName": "#", "width": 75, "sortable": True, "filter": False},
     {
         "field": "time",
-        "headerName": "time (UTC)",
-        "width": 120,
+        "headerName": "time",
+        "width": 175,
         "sortable": True,
         "filter": False,
         "tooltipField": "date",
@@ -48,7 +49,15 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "filter": "agTextColumnFilter",
         "filterParams": {"filterOptions": ["contains", "notContains", "equals", "startsWith"]},
     },
-    {"field": "size", "headerName": "bytes", "width": 80, "sortable": True, "filter": False},
+    {
+        "field": "size",
+        "headerName": "bytes",
+        "width": 90,
+        "type": "numericColumn",
+        "valueFormatter": {"function": "smInt(params.value)"},
+        "sortable": True,
+        "filter": False,
+    },
     {"field": "retain", "headerName": "R", "width": 50, "sortable": False, "filter": False},
     {
         "field": "preview",
@@ -60,6 +69,11 @@ COLUMN_DEFS: list[dict[str, Any]] = [
         "filterParams": {"filterOptions": ["contains"], "maxNumConditions": 1},
     },
 ]
+
+
+def column_defs(tz: str) -> list[dict[str, Any]]:
+    """The columns with the time column labelled with the zone its times are in."""
+    return [{**c, "headerName": f"time ({tz})"} if c["field"] == "time" else c for c in COLUMN_DEFS]
 
 
 class QueryError(ValueError):
@@ -221,7 +235,7 @@ def iso_utc(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
-def build_rows(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
+def build_rows(view: SessionView, rows: IntArray, tz: str = clock.UTC_NAME) -> list[dict[str, Any]]:
     """Display rows for a block: number, time, offset, topic, size, retain, payload preview."""
     payloads = view.payloads(rows) if len(rows) else []
     start = view.start_us
@@ -229,9 +243,12 @@ def build_rows(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
     for r, text in zip(rows.tolist(), payloads, strict=True):
         out.append(
             {
+                "rid": str(r),  # the grid's row id: stable across sorts, filters and scrolls
                 "row": r,
-                "time": iso_utc(int(view.ts[r]))[11:-1] if view.ts_valid[r] else "",
-                "date": iso_utc(int(view.ts[r])) if view.ts_valid[r] else "no timestamp",
+                "time": clock.fmt(int(view.ts[r]), tz, date=False, label=False)
+                if view.ts_valid[r]
+                else "",
+                "date": clock.fmt(int(view.ts[r]), tz) if view.ts_valid[r] else "no timestamp",
                 "offset": round((int(view.ts[r]) - start) / 1e6, 3),
                 "topic": view.topic_of(r),
                 "size": int(view.sizes[r]),
@@ -242,12 +259,29 @@ def build_rows(view: SessionView, rows: IntArray) -> list[dict[str, Any]]:
     return out
 
 
+def position_of(
+    view: SessionView, base: IntArray, sel: Selection, request: Mapping[str, Any], row: int
+) -> int | None:
+    """Where message ``row`` sits in the table for the grid's last sort and filter (to scroll
+    it into view), or None when the table does not show it."""
+    rows = ordered_rows(view, base, sel, request.get("sortModel"), request.get("filterModel"))
+    if not request.get("sortModel"):  # file order: a binary search
+        i = int(np.searchsorted(rows, row))
+        return i if i < len(rows) and int(rows[i]) == row else None
+    hit = np.flatnonzero(rows == row)
+    return int(hit[0]) if len(hit) else None
+
+
 def answer(
-    view: SessionView, base: IntArray, sel: Selection, request: Mapping[str, Any]
+    view: SessionView,
+    base: IntArray,
+    sel: Selection,
+    request: Mapping[str, Any],
+    tz: str = clock.UTC_NAME,
 ) -> dict[str, Any]:
     """The ``getRowsResponse`` for a ``getRowsRequest``: ``{"rowData": [...], "rowCount": n}``."""
     start = max(int(request.get("startRow") or 0), 0)
     end = int(request.get("endRow") or start + 100)
     end = min(max(end, start), start + MAX_BLOCK)
     rows = ordered_rows(view, base, sel, request.get("sortModel"), request.get("filterModel"))
-    return {"rowData": build_rows(view, rows[start:end]), "rowCount": len(rows)}
+    return {"rowData": build_rows(view, rows[start:end], tz), "rowCount": len(rows)}

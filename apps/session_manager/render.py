@@ -20,6 +20,17 @@ MAX_TREE_NODES = 1500
 MAX_LEAF_CHARS = 300
 
 
+# ag-grid value formatters (assets/dashAgGridFunctions.js): columns keep raw numbers, so they
+# sort as numbers, and only their display gets separators and units.
+INT_FORMAT = {"function": "smInt(params.value)"}
+BYTES_FORMAT = {"function": "smBytes(params.value)"}
+DURATION_FORMAT = {"function": "smDuration(params.value)"}
+
+
+def fixed_format(digits: int) -> dict[str, str]:
+    return {"function": f"smFixed(params.value, {digits})"}
+
+
 def fmt_bytes(n: float | None) -> str:
     if n is None:
         return "–"

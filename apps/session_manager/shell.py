@@ -9,9 +9,14 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from apps.session_manager import clock
 
-def layout(pages: Sequence[dict[str, Any]], sessions_dir: str) -> html.Div:
-    """Navbar built from the page registry, then the current page."""
+
+def layout(
+    pages: Sequence[dict[str, Any]], sessions_dir: str, session_zone: str = "UTC"
+) -> html.Div:
+    """Navbar built from the page registry (with the app's one clock: the zone every time is
+    shown in), then the current page."""
     links = [
         dbc.NavItem(
             dbc.NavLink(
@@ -29,6 +34,16 @@ def layout(pages: Sequence[dict[str, Any]], sessions_dir: str) -> html.Div:
                     [
                         dbc.NavbarBrand("MQTT Session Manager", href="/", className="fw-bold"),
                         dbc.Nav(links, navbar=True, className="me-auto"),
+                        dbc.Select(
+                            id="app-tz",
+                            options=clock.zone_options(session_zone),
+                            value=session_zone,
+                            size="sm",
+                            persistence=True,
+                            persistence_type="local",
+                            className="me-3 app-tz",
+                            style={"width": "auto", "maxWidth": "16rem"},
+                        ),
                         html.Span(
                             sessions_dir,
                             className="navbar-text small text-white-50",

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from apps.session_manager import clock
 from apps.session_manager.analysis import SessionView, build_view, family_of_rows
-from apps.session_manager.library import header_fields, list_sessions, local_time_text, resolve_in
+from apps.session_manager.library import header_fields, list_sessions, resolve_in
 from mqtt_replay import MqttReplayError, open_session
 
 CacheKey = tuple[str, int, int]
@@ -251,6 +252,14 @@ def _drop(mapping: MutableMapping[CacheKey, Any], path: str) -> None:
         del mapping[key]
 
 
+def recorded_text(summary: Summary | None, tz: str) -> str:
+    """When a session was recorded: its first message's time in zone ``tz`` with the zone's
+    abbreviation (empty while the file is being read)."""
+    if summary is not None and summary.start_us is not None:
+        return clock.fmt(summary.start_us, tz, ms=False)
+    return ""
+
+
 def library_rows(
     store: SessionStore, tz: str | None = None
 ) -> tuple[list[dict[str, Any]], list[LoadJob]]:
@@ -267,10 +276,10 @@ def library_rows(
         if isinstance(got, LoadJob):
             pending.append(got)
         header = (summary.header if summary else None) or f.header
-        recorded = f.recorded
         row: dict[str, Any] = {
             "name": f.name,
-            "recorded": recorded.strftime("%Y-%m-%d %H:%M:%S") if recorded else "",
+            # the first message's time (from the data, never the file name), labelled
+            "recorded": recorded_text(summary, tz or store.tz),
             "size": f.size,
             "messages": summary.messages if summary else None,
             "duration": round(summary.duration_s, 1) if summary else None,
@@ -283,7 +292,5 @@ def library_rows(
             row["status"] = f"error: {summary.error}"
         elif summary and summary.skipped:
             row["status"] = f"{summary.skipped} bad line(s) skipped"
-        if not row["recorded"] and summary and summary.start_us is not None:
-            row["recorded"] = local_time_text(summary.start_us, tz)
         rows.append(row)
     return rows, pending

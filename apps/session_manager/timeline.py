@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import plotly.graph_objects as go
 
+from apps.session_manager import clock
 from apps.session_manager.analysis import IntArray, SessionView, window_slice
 from mqtt_replay.statistics import bucket_counts
 from mqtt_replay.topics import category
@@ -182,17 +183,20 @@ def aggregate(
     )
 
 
-def _ms(us: IntArray | int) -> Any:
-    return np.asarray(us, dtype=np.float64) / 1000.0
+def figure(
+    tl: Timeline,
+    view: SessionView | None = None,
+    selected: int | None = None,
+    tz: str = clock.UTC_NAME,
+) -> go.Figure:
+    """A compact Plotly figure of ``tl``: date x axis (wall clock of zone ``tz``), one
+    categorical y lane per topic (or category); lanes without messages in the visible range
+    stay in place."""
 
+    def _ms(us: IntArray | int) -> Any:
+        return clock.wall_ms(us, tz)
 
-def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def figure(tl: Timeline, view: SessionView | None = None, selected: int | None = None) -> go.Figure:
-    """A compact Plotly figure of ``tl``: date x axis (UTC), one categorical y lane per topic
-    (or category); lanes without messages in the visible range stay in place."""
+    zone = clock.abbreviation(tl.x0, tz)
     nl = max(len(tl.lanes), 1)
     fig = go.Figure()
     if tl.lanes:  # pins every lane on the axis, also those empty in this range
@@ -224,9 +228,11 @@ def figure(tl: Timeline, view: SessionView | None = None, selected: int | None =
                     y=lane_names[tl.point_lane[pick]],
                     mode="markers",
                     marker={"size": 7, "color": palette[cat], "opacity": 0.85},
-                    customdata=np.column_stack([tl.point_row[pick], tl.point_size[pick]]),
+                    # plain lists: WebGL traces pass typed-array customdata to neither hover
+                    # nor click events
+                    customdata=np.column_stack([tl.point_row[pick], tl.point_size[pick]]).tolist(),
                     hovertemplate=(
-                        "%{y}<br>%{x|%Y-%m-%d %H:%M:%S.%L} UTC<br>%{customdata[1]} bytes"
+                        "%{y}<br>%{x|%Y-%m-%d %H:%M:%S.%L} " + zone + "<br>%{customdata[1]:,} bytes"
                         "<extra>#%{customdata[0]}</extra>"
                     ),
                     name=cat,
@@ -254,7 +260,11 @@ def figure(tl: Timeline, view: SessionView | None = None, selected: int | None =
                     "ticktext": [f"{10**t:,}" for t in ticks],
                     "thickness": 12,
                 },
-                hovertemplate="%{y}<br>%{x|%H:%M:%S.%L} UTC<br>%{customdata} messages<extra></extra>",
+                hovertemplate=(
+                    "%{y}<br>%{x|%H:%M:%S.%L} "
+                    + zone
+                    + "<br>%{customdata:,} messages<extra></extra>"
+                ),
                 ygap=1,
                 name="counts",
             )
@@ -265,7 +275,7 @@ def figure(tl: Timeline, view: SessionView | None = None, selected: int | None =
         if key in tl.lanes and tl.x0 <= view.ts[selected] <= tl.x1:
             fig.add_trace(
                 go.Scatter(
-                    x=[float(view.ts[selected]) / 1000.0],
+                    x=_ms(np.array([view.ts[selected]])),
                     y=[key],
                     mode="markers",
                     marker={
@@ -284,12 +294,12 @@ def figure(tl: Timeline, view: SessionView | None = None, selected: int | None =
         uirevision="timeline",
         dragmode="zoom",
         plot_bgcolor="#fbfcfe",
-        title={"text": _title(tl), "font": {"size": 12}, "x": 0.01, "y": 0.99},
+        title={"text": _title(tl, tz), "font": {"size": 12}, "x": 0.01, "y": 0.99},
     )
     fig.update_xaxes(
         type="date",
         range=[_ms(tl.x0).item(), _ms(tl.x1).item()] if tl.mode != "empty" else None,
-        title={"text": "time (UTC)", "font": {"size": 11}},
+        title=clock.axis_title(tz),
         gridcolor="#e9ecef",
     )
     fig.update_yaxes(
@@ -306,11 +316,11 @@ def figure(tl: Timeline, view: SessionView | None = None, selected: int | None =
     return fig
 
 
-def _title(tl: Timeline) -> str:
+def _title(tl: Timeline, tz: str) -> str:
     if tl.mode == "empty":
         return "no messages in this range"
     what = "individual messages" if tl.mode == "points" else f"counts in {tl.buckets} time buckets"
-    return f"{tl.total:,} messages in {_iso(tl.x0)} … {_iso(tl.x1)} UTC — {what}"
+    return f"{tl.total:,} messages in {clock.fmt(tl.x0, tz)} … {clock.fmt(tl.x1, tz)} — {what}"
 
 
 def _short(name: str, limit: int = 44) -> str:
@@ -334,9 +344,11 @@ def parse_plotly_time(value: Any) -> int:
     return int(parsed.timestamp() * 1_000_000)
 
 
-def parse_relayout(relayout: Mapping[str, Any] | None) -> tuple[int, int] | Literal["reset"] | None:
-    """The new visible range (µs) of a ``relayoutData`` event, ``"reset"`` for an autorange,
-    or None when the event does not touch the x axis."""
+def parse_relayout(
+    relayout: Mapping[str, Any] | None, tz: str = clock.UTC_NAME
+) -> tuple[int, int] | Literal["reset"] | None:
+    """The new visible range (µs UTC) of a ``relayoutData`` event on an axis drawn in zone
+    ``tz``, ``"reset"`` for an autorange, or None when the event does not touch the x axis."""
     if not relayout:
         return None
     if relayout.get("xaxis.autorange"):
@@ -347,26 +359,34 @@ def parse_relayout(relayout: Mapping[str, Any] | None) -> tuple[int, int] | Lite
         lo, hi = relayout["xaxis.range"]
     else:
         return None
-    a, b = parse_plotly_time(lo), parse_plotly_time(hi)
+    a = clock.from_wall_us(parse_plotly_time(lo), tz)
+    b = clock.from_wall_us(parse_plotly_time(hi), tz)
     return (min(a, b), max(a, b))
 
 
 def row_at_click(
-    view: SessionView, rows: IntArray, meta: Mapping[str, Any], point: Mapping[str, Any]
+    view: SessionView,
+    rows: IntArray,
+    meta: Mapping[str, Any],
+    point: Mapping[str, Any],
+    tz: str = clock.UTC_NAME,
 ) -> int | None:
     """The message a click on the timeline means: the point's row, or for a count cell the
     first message of that lane in that bucket."""
     custom = point.get("customdata")
     if meta.get("mode") == "points" and isinstance(custom, list) and custom:
         return int(custom[0])
-    if meta.get("mode") != "buckets":
+    if meta.get("mode") not in ("points", "buckets"):
         return None
     lanes: list[str] = list(meta.get("lanes", []))
     try:
         lane = lanes.index(str(point["y"]))
-        center = parse_plotly_time(point["x"])
+        center = clock.from_wall_us(parse_plotly_time(point["x"]), tz)
     except (KeyError, TypeError, ValueError):
         return None
+    if meta.get("mode") == "points":
+        # WebGL points report only x and y: the message of that lane nearest the cursor
+        return _nearest_in_lane(view, rows, meta, lane, center)
     x0, x1, nb = int(meta["x0"]), int(meta["x1"]), max(int(meta["buckets"]), 1)
     span = max(x1 - x0 + 1, nb)
     b = int(np.clip((center - x0) * nb // span, 0, nb - 1))
@@ -375,3 +395,15 @@ def row_at_click(
     ts = view.ts[rows]
     hit = rows[(ts >= lo) & (ts < hi) & (lane_of_code[view.codes[rows]] == lane)]
     return int(hit[0]) if len(hit) else None
+
+
+def _nearest_in_lane(
+    view: SessionView, rows: IntArray, meta: Mapping[str, Any], lane: int, at_us: int
+) -> int | None:
+    x0, x1 = int(meta.get("x0", _TS_MIN)), int(meta.get("x1", _TS_MAX))
+    _, lane_of_code = lane_index(view, rows, meta.get("lane_by", "topic"))
+    ts = view.ts[rows]
+    hit = rows[(lane_of_code[view.codes[rows]] == lane) & (ts >= x0) & (ts <= x1)]
+    if not len(hit):
+        return None
+    return int(hit[int(np.argmin(np.abs(view.ts[hit] - at_us)))])

@@ -19,7 +19,7 @@ from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from apps.session_manager import analyse_panels as panels
-from apps.session_manager import analysis, message_table
+from apps.session_manager import analysis, clock, message_table, outliers
 from apps.session_manager.library import list_sessions
 from apps.session_manager.pages import analyse_callbacks
 from apps.session_manager.pages.analyse_callbacks import QUICK_RANGES, view_of
@@ -28,6 +28,12 @@ from apps.session_manager.render import alert, fmt_bytes, fmt_duration
 if TYPE_CHECKING:
     from apps.session_manager.app import AppContext
 
+STEP_BUTTONS = (
+    ("prev", "◀ previous", "previous message of the selection (k)"),
+    ("next", "next ▶", "next message of the selection (j)"),
+    ("prev-topic", "◀ of topic", "previous message of the same topic (K)"),
+    ("next-topic", "of topic ▶", "next message of the same topic (J)"),
+)
 PATH = "/analyse"
 NAME = "Analyse"
 ORDER = 1
@@ -127,7 +133,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     "enableClickSelection": True,
                 },
             },
-            getRowId="String(params.data.row)",
+            getRowId="params.data.rid",
             style={"height": "460px"},
             className="ag-theme-quartz",
         )
@@ -180,7 +186,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     id="analyse-chain-grid",
                     columnDefs=panels.CHAIN_COLUMNS,
                     rowData=[],
-                    getRowId="String(params.data.row)",
+                    getRowId="params.data.rid",
                     dashGridOptions={
                         "rowSelection": {
                             "mode": "singleRow",
@@ -235,14 +241,30 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                         className="text-muted small",
                     ),
                 ),
-                dbc.Button(
-                    "◀ previous of topic",
-                    id="analyse-insp-prev",
-                    size="sm",
-                    color="secondary",
-                    outline=True,
-                    disabled=True,
-                    className="mb-2",
+                html.Div(
+                    [
+                        dbc.ButtonGroup(
+                            [
+                                dbc.Button(
+                                    label,
+                                    id=f"analyse-step-{key}",
+                                    title=title,
+                                    size="sm",
+                                    color="secondary",
+                                    outline=True,
+                                    disabled=True,
+                                )
+                                for key, label, title in STEP_BUTTONS
+                            ],
+                            size="sm",
+                        ),
+                        html.Span(
+                            "keys: k / j previous / next, K / J same topic",
+                            className="small text-muted ms-2",
+                            id="analyse-step-keys",
+                        ),
+                    ],
+                    className="d-flex flex-wrap align-items-center gap-1 mb-2",
                 ),
                 html.Div(id="analyse-insp-follow"),
                 dbc.Tabs(
@@ -283,7 +305,8 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                 dcc.Store(id="analyse-selected"),
                 dcc.Store(id="analyse-timeline-meta"),
                 dcc.Store(id="analyse-screen"),
-                dcc.Store(id="analyse-prev-row"),
+                dcc.Store(id="analyse-grid-target"),
+                dcc.Store(id="analyse-grid-marked"),
                 dcc.Store(id="analyse-grid-purged"),
                 dcc.Interval(id="analyse-load-interval", interval=400, disabled=True),
                 dbc.Row(
@@ -299,6 +322,21 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                         dbc.Col(html.Div(id="analyse-summary", className="small"), md=8),
                     ],
                     className="g-2 mb-2 align-items-center",
+                ),
+                html.Div(
+                    [
+                        html.Span(id="analyse-outliers-text", className="me-2"),
+                        dbc.Button(
+                            "Clip the window to the bulk",
+                            id="analyse-clip-bulk",
+                            size="sm",
+                            color="warning",
+                            outline=True,
+                        ),
+                    ],
+                    id="analyse-outliers",
+                    className="alert alert-warning py-1 px-2 small mb-2 d-flex align-items-center",
+                    style={"display": "none"},
                 ),
                 html.Div(id="analyse-load"),
                 dbc.Row(
@@ -340,7 +378,7 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         Input("analyse-init", "data"),
     )
     app.clientside_callback(  # type: ignore[no-untyped-call]
-        """function(sel) {
+        """function(sel, tz) {
             // The grid asks again for its blocks; before it is mounted there is nothing to do.
             try {
                 const api = window.dash_ag_grid.getApi("analyse-grid");
@@ -350,6 +388,37 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         }""",
         Output("analyse-grid-purged", "data"),
         Input("analyse-selection", "data"),
+        Input("app-tz", "value"),
+        prevent_initial_call=True,
+    )
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        """function(target) {
+            // Scroll the selected message's row into view and mark it (any sort or filter).
+            if (!target) { return window.dash_clientside.no_update; }
+            let api = null;
+            try { api = window.dash_ag_grid.getApi("analyse-grid"); } catch (e) { return null; }
+            if (!api) { return null; }
+            if (target.index !== null && target.index !== undefined) {
+                api.ensureIndexVisible(target.index);
+            }
+            const id = String(target.row);
+            let tries = 0;
+            const mark = () => {
+                const node = api.getRowNode(id);
+                if (node && node.data) {
+                    if (!node.isSelected()) { node.setSelected(true, true); }
+                } else if (target.index === null || ++tries > 60) {
+                    api.deselectAll();
+                } else {
+                    setTimeout(mark, 50);
+                }
+            };
+            mark();
+            return target.row;
+        }""",
+        Output("analyse-grid-marked", "data"),
+        Input("analyse-grid-target", "data"),
         prevent_initial_call=True,
     )
 
@@ -405,20 +474,53 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         Output("analyse-prefilter", "value"),
         Output("analyse-text", "value"),
         Output("analyse-selected", "data", allow_duplicate=True),
+        Output("analyse-outliers-text", "children"),
+        Output("analyse-outliers", "style"),
         Input("analyse-session", "data"),
+        Input("app-tz", "value"),
         prevent_initial_call=True,
     )
-    def session_loaded(session: dict[str, Any] | None) -> Any:
+    def session_loaded(session: dict[str, Any] | None, tz: str | None) -> Any:
         view = view_of(ctx, session)
+        zone = clock.valid_zone(tz, ctx.config.tz)
         s = view.session
         duration = max((view.end_us - view.start_us) / 1e6, 0.001)
+        recorded = clock.fmt(view.start_us, zone, ms=False) if view.ts_valid.any() else "no times"
         summary = [
             html.Strong(s.name),
-            f" · {len(view):,} messages · {fmt_duration(duration)} · ",
+            f" · {len(view):,} messages · from {recorded} · {fmt_duration(duration)} · ",
             f"{len(view.topics)} topics · {fmt_bytes(int(view.sizes.sum()))} · {s.container}, {s.mode} mode",
             f" · {len(s.skipped)} bad lines skipped" if s.skipped else "",
         ]
+        found = outliers.find(view.ts, view.ts_valid)
+        note = (
+            f"Timestamp outliers: {found.describe()} — they stretch the session to "
+            f"{fmt_duration(duration)}; the bulk spans "
+            f"{fmt_duration((found.bulk_end_us - found.bulk_start_us) / 1e6)}."
+            if found
+            else ""
+        )
+        if dash.ctx.triggered_id == "app-tz":  # only the labels change
+            nu = dash.no_update
+            return (summary, nu, nu, nu, nu, nu, nu, nu, nu, note, nu)
         marks = {round(duration * i / 4, 3): fmt_duration(duration * i / 4) for i in range(5)}
         tree = panels.topic_tree(analysis.topic_tree(view, analysis.Selection()))
         topics = [{"label": t, "value": t} for t in sorted(view.topics)]
-        return summary, duration, [0, duration], marks, tree, topics, True, "", None
+        style = {} if found else {"display": "none"}
+        return summary, duration, [0, duration], marks, tree, topics, True, "", None, note, style
+
+    @app.callback(
+        Output("analyse-window-slider", "value", allow_duplicate=True),
+        Input("analyse-clip-bulk", "n_clicks"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def clip_to_bulk(clicks: int | None, session: dict[str, Any] | None) -> Any:
+        view = view_of(ctx, session)
+        found = outliers.find(view.ts, view.ts_valid)
+        if not clicks or found is None:
+            raise PreventUpdate
+        return [
+            round((found.bulk_start_us - view.start_us) / 1e6, 3),
+            round((found.bulk_end_us - view.start_us) / 1e6, 3),
+        ]

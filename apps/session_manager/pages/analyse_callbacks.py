@@ -16,7 +16,15 @@ from dash import ALL, Input, Output, State
 from dash.exceptions import PreventUpdate
 
 from apps.session_manager import analyse_panels as panels
-from apps.session_manager import analysis, chains, export, inspector, message_table, timeline
+from apps.session_manager import (
+    analysis,
+    chains,
+    clock,
+    export,
+    inspector,
+    message_table,
+    timeline,
+)
 from apps.session_manager.library import LibraryError
 from apps.session_manager.render import alert, fmt_duration
 
@@ -32,6 +40,17 @@ QUICK_RANGES = (
     ("zoom", "Use timeline zoom"),
 )
 EMPTY_ROWS: dict[str, Any] = {"rowData": [], "rowCount": 0}
+STEP_KEYS = ("prev", "next", "prev-topic", "next-topic")
+
+
+def step_target(view: SessionView, data: Any, current: int | None, key: str) -> int | None:
+    """The message a step button (or key) leads to from ``current`` within the selection."""
+    if current is None or not 0 <= current < len(view):
+        return None
+    rows = analysis.selected_rows(view, selection_of(data))
+    return analysis.step_row(
+        view, rows, int(current), forward=key.startswith("next"), same_topic="topic" in key
+    )
 
 
 def view_of(ctx: AppContext, session: dict[str, Any] | None) -> SessionView:
@@ -80,7 +99,9 @@ def quick_window(
     return [0.0, end]
 
 
-def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tuple[go.Figure, str]:
+def field_figure(
+    view: SessionView, sel: Selection, topic: str, path: str, tz: str = clock.UTC_NAME
+) -> tuple[go.Figure, str]:
     """The values of ``path`` in ``topic``'s messages inside the window, over time."""
     code = view.topics.index(topic) if topic in view.topics else -1
     rows = analysis.selected_rows(view, analysis.Selection(window=sel.window, prefilter=False))
@@ -88,11 +109,13 @@ def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tu
     ts, values, total = inspector.field_series(view, rows, path)
     fig = go.Figure(
         go.Scattergl(
-            x=ts / 1000.0,
+            x=clock.wall_ms(ts, tz),
             y=values,
             mode="lines+markers",
             marker={"size": 5},
-            hovertemplate="%{x|%H:%M:%S.%L} UTC<br>%{y}<extra></extra>",
+            hovertemplate="%{x|%H:%M:%S.%L} "
+            + clock.abbreviation(int(ts[0]) if len(ts) else 0, tz)
+            + "<br>%{y}<extra></extra>",
         )
     )
     fig.update_layout(
@@ -101,7 +124,7 @@ def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tu
         plot_bgcolor="#fbfcfe",
         title={"text": f"{topic} · {path}", "font": {"size": 12}},
     )
-    fig.update_xaxes(type="date", title={"text": "time (UTC)", "font": {"size": 11}})
+    fig.update_xaxes(type="date", title=clock.axis_title(tz))
     note = f"{len(values):,} values from {total:,} messages"
     if total > len(rows):
         note += " (thinned evenly)"
@@ -111,6 +134,14 @@ def field_figure(view: SessionView, sel: Selection, topic: str, path: str) -> tu
 def register(app: dash.Dash, ctx: AppContext) -> None:
     nu = dash.no_update
     recent_timelines: dict[tuple[Any, ...], timeline.Timeline] = {}
+
+    def zone(tz: object) -> str:
+        """The zone the user picked (the session's zone when unset or unknown)."""
+        return clock.valid_zone(tz, ctx.config.tz)
+
+    @app.callback(Output("analyse-grid", "columnDefs"), Input("app-tz", "value"))
+    def grid_columns(tz: str | None) -> Any:
+        return message_table.column_defs(zone(tz))
 
     @app.callback(
         Output("analyse-selection", "data"),
@@ -210,16 +241,20 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("analyse-timeline", "relayoutData"),
         Input("analyse-selection", "data"),
         State("analyse-visible", "data"),
+        State("app-tz", "value"),
     )
     def visible(
-        relayout: dict[str, Any] | None, data: dict[str, Any] | None, current: list[int] | None
+        relayout: dict[str, Any] | None,
+        data: dict[str, Any] | None,
+        current: list[int] | None,
+        tz: str | None,
     ) -> Any:
         if dash.ctx.triggered_id == "analyse-selection":
             window = (data or {}).get("window")
             if current and window and window[0] <= current[0] and current[1] <= window[1]:
                 return nu
             return None if current else nu
-        parsed = timeline.parse_relayout(relayout)
+        parsed = timeline.parse_relayout(relayout, zone(tz))
         if parsed is None:
             raise PreventUpdate
         return None if parsed == "reset" else list(parsed)
@@ -231,6 +266,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("analyse-visible", "data"),
         Input("analyse-lanes", "value"),
         Input("analyse-selected", "data"),
+        Input("app-tz", "value"),
         State("analyse-session", "data"),
         State("analyse-screen", "data"),
     )
@@ -239,6 +275,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         vis: list[int] | None,
         lanes: str,
         selected: int | None,
+        tz: str | None,
         session: dict[str, Any] | None,
         width: int | None,
     ) -> Any:
@@ -271,7 +308,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             recent_timelines[key] = tl
             while len(recent_timelines) > 4:
                 recent_timelines.pop(next(iter(recent_timelines)))
-        return timeline.figure(tl, view, selected), tl.meta()
+        return timeline.figure(tl, view, selected, zone(tz)), tl.meta()
 
     @app.callback(
         Output("analyse-stats", "rowData"),
@@ -290,30 +327,39 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("analyse-grid", "getRowsRequest"),
         State("analyse-selection", "data"),
         State("analyse-session", "data"),
+        State("app-tz", "value"),
     )
     def grid_rows(
-        request: dict[str, Any] | None, data: dict[str, Any] | None, session: dict[str, Any] | None
+        request: dict[str, Any] | None,
+        data: dict[str, Any] | None,
+        session: dict[str, Any] | None,
+        tz: str | None,
     ) -> Any:
         if not request or not session or data is None:
             return EMPTY_ROWS
         view = view_of(ctx, session)
         sel = selection_of(data)
         try:
-            return message_table.answer(view, analysis.selected_rows(view, sel), sel, request)
+            return message_table.answer(
+                view, analysis.selected_rows(view, sel), sel, request, zone(tz)
+            )
         except message_table.QueryError:
             return EMPTY_ROWS
 
     @app.callback(
         Output("analyse-selected", "data"),
         Input("analyse-timeline", "clickData"),
-        Input("analyse-grid", "selectedRows"),
+        # cellClicked, not selectedRows: the page itself marks the row of a message opened
+        # elsewhere, and that must not come back as a click
+        Input("analyse-grid", "cellClicked"),
         Input("analyse-chain-grid", "selectedRows"),
         Input("analyse-chain-graph", "clickData"),
-        Input("analyse-insp-prev", "n_clicks"),
+        *[Input(f"analyse-step-{key}", "n_clicks") for key in STEP_KEYS],
         State("analyse-timeline-meta", "data"),
         State("analyse-selection", "data"),
         State("analyse-session", "data"),
-        State("analyse-prev-row", "data"),
+        State("analyse-selected", "data"),
+        State("app-tz", "value"),
         prevent_initial_call=True,
     )
     def pick(
@@ -321,31 +367,57 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         cell: Any,
         chain_cell: Any,
         chain_click: Any,
-        _prev: Any,
-        meta: Any,
-        data: Any,
-        session: Any,
-        prev_row: int | None,
+        *rest: Any,
     ) -> Any:
-        trigger = dash.ctx.triggered_id
+        meta, data, session, current, tz = rest[len(STEP_KEYS) :]
         view = view_of(ctx, session)
-        row: int | None = None
-        if trigger == "analyse-timeline" and t_click and t_click.get("points"):
-            rows = analysis.selected_rows(view, selection_of(data))
-            row = timeline.row_at_click(view, rows, meta or {}, t_click["points"][0])
-        elif trigger in ("analyse-grid", "analyse-chain-grid"):
-            chosen = cell if trigger == "analyse-grid" else chain_cell
-            row = (
-                int(chosen[0]["row"]) if chosen and isinstance(chosen[0].get("row"), int) else None
-            )
-        elif trigger == "analyse-chain-graph" and chain_click and chain_click.get("points"):
-            custom = chain_click["points"][0].get("customdata")
-            row = int(custom[0]) if custom else None
-        elif trigger == "analyse-insp-prev":
-            row = prev_row
-        if row is None or not 0 <= row < len(view):
+        # Several inputs can fire in one round trip (a step while the grid reports the row it
+        # just marked): the first that names another message wins.
+        for trigger in dash.ctx.triggered_prop_ids.values():
+            row: int | None = None
+            if trigger == "analyse-timeline" and t_click and t_click.get("points"):
+                rows = analysis.selected_rows(view, selection_of(data))
+                row = timeline.row_at_click(view, rows, meta or {}, t_click["points"][0], zone(tz))
+            elif trigger == "analyse-grid" and cell and str(cell.get("rowId", "")).isdigit():
+                row = int(cell["rowId"])
+            elif trigger == "analyse-chain-grid":
+                row = (
+                    int(chain_cell[0]["row"])
+                    if chain_cell and isinstance(chain_cell[0].get("row"), int)
+                    else None
+                )
+            elif trigger == "analyse-chain-graph" and chain_click and chain_click.get("points"):
+                custom = chain_click["points"][0].get("customdata")
+                row = int(custom[0]) if custom else None
+            elif isinstance(trigger, str) and trigger.startswith("analyse-step-"):
+                row = step_target(view, data, current, trigger.removeprefix("analyse-step-"))
+            if row is not None and 0 <= row < len(view) and row != current:
+                return row
+        raise PreventUpdate
+
+    @app.callback(
+        Output("analyse-grid-target", "data"),
+        Input("analyse-selected", "data"),
+        State("analyse-grid", "getRowsRequest"),
+        State("analyse-selection", "data"),
+        State("analyse-session", "data"),
+        prevent_initial_call=True,
+    )
+    def grid_target(
+        row: int | None, request: Any, data: Any, session: dict[str, Any] | None
+    ) -> Any:
+        """Where the selected message is in the table (for the grid to scroll to it)."""
+        view = view_of(ctx, session)
+        if row is None or data is None or not 0 <= row < len(view):
             raise PreventUpdate
-        return row
+        sel = selection_of(data)
+        try:
+            index = message_table.position_of(
+                view, analysis.selected_rows(view, sel), sel, request or {}, int(row)
+            )
+        except message_table.QueryError:
+            index = None
+        return {"row": int(row), "index": index}
 
     @app.callback(
         Output("analyse-insp-header", "children"),
@@ -354,19 +426,21 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Output("analyse-insp-raw", "children"),
         Output("analyse-insp-image", "children"),
         Output("analyse-insp-diff", "children"),
-        Output("analyse-prev-row", "data"),
-        Output("analyse-insp-prev", "disabled"),
+        *[Output(f"analyse-step-{key}", "disabled") for key in STEP_KEYS],
         Input("analyse-selected", "data"),
+        Input("app-tz", "value"),
+        State("analyse-selection", "data"),
         State("analyse-session", "data"),
         prevent_initial_call=True,
     )
-    def inspect(row: int | None, session: dict[str, Any] | None) -> Any:
+    def inspect(row: int | None, tz: str | None, data: Any, session: dict[str, Any] | None) -> Any:
         view = view_of(ctx, session)
         if row is None or not 0 <= row < len(view):
             raise PreventUpdate
-        d = inspector.detail(view, int(row))
+        d = inspector.detail(view, int(row), zone(tz))
         previous_text = view.payloads([d.previous])[0] if d.previous is not None else None
         tree, raw, image, diff = panels.inspector_tabs(d, previous_text)
+        disabled = [step_target(view, data, int(row), key) is None for key in STEP_KEYS]
         return (
             panels.inspector_header(d),
             panels.follow_buttons(d),
@@ -374,8 +448,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             raw,
             image,
             diff,
-            d.previous,
-            d.previous is None,
+            *disabled,
         )
 
     @app.callback(
@@ -402,14 +475,21 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Output("analyse-plot-note", "children"),
         Input("analyse-plot-field", "value"),
         Input("analyse-selection", "data"),
+        Input("app-tz", "value"),
         State("analyse-plot-topic", "value"),
         State("analyse-session", "data"),
         prevent_initial_call=True,
     )
-    def plot(path: str | None, data: Any, topic: str | None, session: dict[str, Any] | None) -> Any:
+    def plot(
+        path: str | None,
+        data: Any,
+        tz: str | None,
+        topic: str | None,
+        session: dict[str, Any] | None,
+    ) -> Any:
         if not path or not topic:
             raise PreventUpdate
-        return field_figure(view_of(ctx, session), selection_of(data), topic, path)
+        return field_figure(view_of(ctx, session), selection_of(data), topic, path, zone(tz))
 
     @app.callback(
         Output("analyse-chain-key", "value"),
@@ -433,9 +513,12 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("analyse-chain-key", "n_submit"),
         State("analyse-chain-key", "value"),
         State("analyse-session", "data"),
+        State("app-tz", "value"),
         prevent_initial_call=True,
     )
-    def follow(_go: Any, _submit: Any, key: str | None, session: dict[str, Any] | None) -> Any:
+    def follow(
+        _go: Any, _submit: Any, key: str | None, session: dict[str, Any] | None, tz: str | None
+    ) -> Any:
         if not key:
             raise PreventUpdate
         view = view_of(ctx, session)
@@ -443,7 +526,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             chain = chains.follow(view, key)
         except chains.ChainError as exc:
             return alert(str(exc), "warning"), go.Figure(), []
-        return panels.chain_outputs(chain)
+        return panels.chain_outputs(chain, zone(tz))
 
     @app.callback(
         Output("analyse-save-result", "children"),

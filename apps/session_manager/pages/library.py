@@ -11,8 +11,9 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
+from apps.session_manager import clock
 from apps.session_manager import library as lib
-from apps.session_manager.render import alert, fmt_bytes
+from apps.session_manager.render import BYTES_FORMAT, DURATION_FORMAT, INT_FORMAT, alert
 from apps.session_manager.store import library_rows
 
 if TYPE_CHECKING:
@@ -25,10 +26,33 @@ OUTCOMES = ("all", "ok", "nok", "mixed", "unknown")
 
 COLUMNS: list[dict[str, Any]] = [
     {"field": "name", "headerName": "session", "flex": 3, "minWidth": 260},
-    {"field": "recorded", "headerName": "recorded", "width": 170},
-    {"field": "duration", "headerName": "duration s", "width": 115, "type": "numericColumn"},
-    {"field": "messages", "headerName": "messages", "width": 115, "type": "numericColumn"},
-    {"field": "size_text", "headerName": "size", "width": 100, "type": "numericColumn"},
+    {
+        "field": "recorded",
+        "headerName": "recorded (first message)",
+        "width": 215,
+        "headerTooltip": "time of the session's first message, in the zone picked at the top",
+    },
+    {
+        "field": "duration",
+        "headerName": "duration",
+        "width": 115,
+        "type": "numericColumn",
+        "valueFormatter": DURATION_FORMAT,
+    },
+    {
+        "field": "messages",
+        "headerName": "messages",
+        "width": 115,
+        "type": "numericColumn",
+        "valueFormatter": INT_FORMAT,
+    },
+    {
+        "field": "size",
+        "headerName": "size",
+        "width": 100,
+        "type": "numericColumn",
+        "valueFormatter": BYTES_FORMAT,
+    },
     {"field": "description", "headerName": "description", "flex": 2, "minWidth": 160},
     {"field": "outcome", "headerName": "outcome", "width": 105},
     {"field": "preset", "headerName": "preset", "width": 95},
@@ -202,12 +226,10 @@ def _modals() -> Any:
 
 
 def table_rows(
-    ctx: AppContext, text: str | None, regex: bool, outcome: str | None
+    ctx: AppContext, text: str | None, regex: bool, outcome: str | None, tz: str | None = None
 ) -> tuple[list[dict[str, Any]], list[Any], str | None]:
     """Filtered rows for the grid, pending summary jobs, and a filter error (if any)."""
-    rows, pending = library_rows(ctx.store, ctx.config.tz)
-    for row in rows:
-        row["size_text"] = fmt_bytes(row["size"])
+    rows, pending = library_rows(ctx.store, clock.valid_zone(tz, ctx.config.tz))
     try:
         return lib.filter_rows(rows, text, outcome, regex=regex), pending, None
     except lib.LibraryError as exc:
@@ -253,11 +275,18 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         Input("library-filter", "value"),
         Input("library-regex", "value"),
         Input("library-outcome", "value"),
+        Input("app-tz", "value"),
     )
     def refresh(
-        _v: Any, _n: Any, _i: Any, text: str | None, regex: bool, outcome: str | None
+        _v: Any,
+        _n: Any,
+        _i: Any,
+        text: str | None,
+        regex: bool,
+        outcome: str | None,
+        tz: str | None,
     ) -> Any:
-        rows, pending, error = table_rows(ctx, text, bool(regex), outcome)
+        rows, pending, error = table_rows(ctx, text, bool(regex), outcome, tz)
         notes: list[Any] = []
         if error:
             notes.append(alert(error, "warning"))

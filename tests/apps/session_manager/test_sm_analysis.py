@@ -1,14 +1,16 @@
-"""Selections, the noisy-family pre-filter, topic tree and statistics on real recordings."""
+"""Selections, the noisy-family pre-filter, topic tree and statistics on a generated session
+(expectations from the file parsed independently), plus fact checks of a real recording."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
 import pytest
 from apps.session_manager.analysis import NOISY_FAMILIES, Selection, SessionView
-from sm_helpers import synthetic_view
+from sm_helpers import PLANT, PLANT_MESSAGES, reference_families, synthetic_view
 
 from apps.session_manager import analysis as an
 from apps.session_manager import timeline as tl
@@ -20,21 +22,40 @@ def family_counts(view: SessionView) -> dict[str, int]:
     return {f.key: int((fam == i).sum()) for i, f in enumerate(NOISY_FAMILIES)}
 
 
-def test_view_columns_match_the_session(baseline_view: SessionView) -> None:
-    s = baseline_view.session
-    assert len(baseline_view) == len(s) == 1374
-    assert sorted(baseline_view.topics) == sorted(
+@pytest.fixture(scope="module")
+def plant_families(generated_dir: Path) -> dict[str, int]:
+    return reference_families(generated_dir / PLANT)
+
+
+def test_view_columns_match_the_session(plant_view: SessionView) -> None:
+    s = plant_view.session
+    assert len(plant_view) == len(s) == PLANT_MESSAGES
+    assert sorted(plant_view.topics) == sorted(
         set(s.table.column("topic").cast("string").to_pylist())
     )
-    assert [baseline_view.topic_of(r) for r in range(5)] == s.table.column("topic").cast(
+    assert [plant_view.topic_of(r) for r in range(5)] == s.table.column("topic").cast(
         "string"
     ).to_pylist()[:5]
-    assert baseline_view.start_us == int(s.start.timestamp() * 1e6)
+    assert plant_view.start_us == int(s.start.timestamp() * 1e6)
 
 
-def test_prefilter_families_by_topic_and_dps_payload(baseline_view: SessionView) -> None:
-    counts = family_counts(baseline_view)
-    assert counts == {
+def test_prefilter_families_by_topic_and_dps_payload(
+    plant_view: SessionView, plant_families: dict[str, int]
+) -> None:
+    counts = family_counts(plant_view)
+    assert counts == plant_families and all(counts.values())  # every family occurs
+    rows = an.selected_rows(plant_view, Selection())
+    assert len(rows) == PLANT_MESSAGES - sum(counts.values())
+    shown = {plant_view.topic_of(r) for r in rows}
+    assert "/j1/txt/1/i/cam" not in shown and "ccu/pairing/state" not in shown
+    assert "module/v1/ff/SVR4H73275/factsheet" in shown  # mentions setStatusLED, not an action
+    off = an.selected_rows(plant_view, Selection(prefilter=False))
+    assert len(off) == PLANT_MESSAGES
+
+
+def test_prefilter_families_of_a_real_recording(baseline_view: SessionView) -> None:
+    """Fact check on the real baseline recording (skips without ../shared/sessions)."""
+    assert family_counts(baseline_view) == {
         "camera": 261,
         "bme680": 51,
         "ldr": 54,
@@ -42,13 +63,6 @@ def test_prefilter_families_by_topic_and_dps_payload(baseline_view: SessionView)
         "dps_led": 161,
         "arduino": 441,
     }
-    rows = an.selected_rows(baseline_view, Selection())
-    assert len(rows) == 1374 - sum(counts.values())
-    shown = {baseline_view.topic_of(r) for r in rows}
-    assert "/j1/txt/1/i/cam" not in shown and "ccu/pairing/state" not in shown
-    assert "module/v1/ff/SVR4H73275/factsheet" in shown  # mentions setStatusLED, not an action
-    off = an.selected_rows(baseline_view, Selection(prefilter=False))
-    assert len(off) == 1374
 
 
 def test_dps_rule_keeps_other_instant_actions(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -87,39 +101,39 @@ def test_dps_rule_keeps_other_instant_actions(tmp_path) -> None:  # type: ignore
 
 
 def test_index_mode_gives_the_same_selection(
-    baseline_view: SessionView, baseline_index_view: SessionView
+    plant_view: SessionView, plant_index_view: SessionView
 ) -> None:
-    assert baseline_index_view.session.mode == "index"
-    assert family_counts(baseline_view) == family_counts(baseline_index_view)
+    assert plant_index_view.session.mode == "index"
+    assert family_counts(plant_view) == family_counts(plant_index_view)
     for sel in (
         Selection(),
         Selection(text="orderId"),
         Selection(text="SVR3QA0022", prefilter=False),
     ):
         assert np.array_equal(
-            an.selected_rows(baseline_view, sel), an.selected_rows(baseline_index_view, sel)
+            an.selected_rows(plant_view, sel), an.selected_rows(plant_index_view, sel)
         )
 
 
-def test_window_and_exclusion(baseline_view: SessionView) -> None:
-    v = baseline_view
+def test_window_and_exclusion(plant_view: SessionView) -> None:
+    v = plant_view
     w = (v.start_us + 60_000_000, v.start_us + 120_000_000)
-    rows = an.selected_rows(v, Selection.make(w, ["fts/v1/ff/leJ4/state"], False))
+    rows = an.selected_rows(v, Selection.make(w, ["fts/v1/ff/5iO4/state"], False))
     assert len(rows) > 0
     assert ((v.ts[rows] >= w[0]) & (v.ts[rows] <= w[1])).all()
-    assert "fts/v1/ff/leJ4/state" not in {v.topic_of(r) for r in rows}
+    assert "fts/v1/ff/5iO4/state" not in {v.topic_of(r) for r in rows}
     expected = int(((v.ts >= w[0]) & (v.ts <= w[1])).sum()) - int(
         (
-            (v.ts >= w[0]) & (v.ts <= w[1]) & (v.codes == v.topics.index("fts/v1/ff/leJ4/state"))
+            (v.ts >= w[0]) & (v.ts <= w[1]) & (v.codes == v.topics.index("fts/v1/ff/5iO4/state"))
         ).sum()
     )
     assert len(rows) == expected
 
 
 def test_text_filter_matches_payload_or_topic_case_insensitively(
-    baseline_view: SessionView,
+    plant_view: SessionView,
 ) -> None:
-    v = baseline_view
+    v = plant_view
     rows = an.selected_rows(v, Selection(prefilter=False, text="BATTERYSTATE"))
     payloads = v.payloads(rows)
     assert rows.size and all("batterystate" in p.lower() for p in payloads)
@@ -130,29 +144,34 @@ def test_text_filter_matches_payload_or_topic_case_insensitively(
         ).as_py()
     )
     assert len(rows) == expected
-    by_topic = an.selected_rows(v, Selection(prefilter=False, text="quality_check"))
-    assert {v.topic_of(r) for r in by_topic} >= {"/j1/txt/1/i/quality_check"}
+    by_topic = an.selected_rows(v, Selection(prefilter=False, text="F/I/STOCK"))
+    assert {v.topic_of(r) for r in by_topic} >= {"/j1/txt/1/f/i/stock"}
 
 
-def test_topic_tree_counts(baseline_view: SessionView) -> None:
-    tree = an.topic_tree(baseline_view, Selection(excluded=frozenset({"ccu/order/active"})))
+def test_topic_tree_counts(plant_view: SessionView, plant_families: dict[str, int]) -> None:
+    tree = an.topic_tree(plant_view, Selection(excluded=frozenset({"ccu/order/active"})))
     by_cat = {g["category"]: g for g in tree}
     assert set(by_cat) == {"CCU", "FTS", "MODULE", "Node-RED", "OSF sensors", "TXT"}
-    assert sum(g["count"] for g in tree) == 1374
+    assert sum(g["count"] for g in tree) == PLANT_MESSAGES
     txt = {t["topic"]: t for t in by_cat["TXT"]["topics"]}
-    assert txt["/j1/txt/1/i/cam"]["hidden"] == txt["/j1/txt/1/i/cam"]["count"] == 261
+    assert (
+        txt["/j1/txt/1/i/cam"]["hidden"]
+        == txt["/j1/txt/1/i/cam"]["count"]
+        == plant_families["camera"]
+    )
     ccu = {t["topic"]: t for t in by_cat["CCU"]["topics"]}
     assert ccu["ccu/order/active"]["excluded"] is True
     assert (
-        by_cat["CCU"]["visible"] == by_cat["CCU"]["count"] - 162 - ccu["ccu/order/active"]["count"]
+        by_cat["CCU"]["visible"]
+        == by_cat["CCU"]["count"] - plant_families["pairing"] - ccu["ccu/order/active"]["count"]
     )
     assert by_cat["OSF sensors"]["visible"] == 0
 
 
-def test_statistics_agree_with_the_library(wrb_view: SessionView) -> None:
-    rows = np.arange(len(wrb_view), dtype=np.int64)
-    ours = {r["topic"]: r for r in an.topic_statistics(wrb_view, rows)}
-    theirs = {r["topic"]: r for r in topic_stats(wrb_view.session)}
+def test_statistics_agree_with_the_library(plant_view: SessionView) -> None:
+    rows = np.arange(len(plant_view), dtype=np.int64)
+    ours = {r["topic"]: r for r in an.topic_statistics(plant_view, rows)}
+    theirs = {r["topic"]: r for r in topic_stats(plant_view.session)}
     assert ours.keys() == theirs.keys()
     for topic, t in theirs.items():
         o = ours[topic]
@@ -168,8 +187,8 @@ def test_statistics_agree_with_the_library(wrb_view: SessionView) -> None:
                 assert o[key] == pytest.approx(t[key])
 
 
-def test_statistics_over_a_window(wrb_view: SessionView) -> None:
-    v = wrb_view
+def test_statistics_over_a_window(plant_view: SessionView) -> None:
+    v = plant_view
     window = (v.start_us, v.start_us + 30_000_000)
     rows = an.selected_rows(v, Selection(window=window, prefilter=False))
     stats = an.topic_statistics(v, rows)
@@ -178,17 +197,17 @@ def test_statistics_over_a_window(wrb_view: SessionView) -> None:
     assert an.topic_statistics(v, rows[:0]) == []
 
 
-def test_hidden_summary_counts_in_window(baseline_view: SessionView) -> None:
-    v = baseline_view
+def test_hidden_summary_counts_in_window(plant_view: SessionView) -> None:
+    v = plant_view
     full = {h["key"]: h["count"] for h in an.hidden_summary(v, None)}
     assert full == family_counts(v)
     part = an.hidden_summary(v, (v.start_us, v.start_us + 10_000_000))
     assert sum(h["count"] for h in part) < sum(full.values())
 
 
-def test_previous_same_topic(baseline_view: SessionView) -> None:
-    v = baseline_view
-    code = v.topics.index("fts/v1/ff/leJ4/state")
+def test_previous_same_topic(plant_view: SessionView) -> None:
+    v = plant_view
+    code = v.topics.index("fts/v1/ff/5iO4/state")
     rows = np.flatnonzero(v.codes == code)
     assert an.previous_same_topic(v, int(rows[0])) is None
     assert an.previous_same_topic(v, int(rows[3])) == int(rows[2])
@@ -229,8 +248,8 @@ def test_no_timestamp_session(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert len(an.selected_rows(view, Selection())) == 2
 
 
-def test_one_pass_statistics_equal_the_sorting_reference(wrb_view: SessionView) -> None:
-    v = wrb_view
+def test_one_pass_statistics_equal_the_sorting_reference(plant_view: SessionView) -> None:
+    v = plant_view
     every_third = np.arange(0, len(v), 3, dtype=np.int64)
     for rows in (np.arange(len(v), dtype=np.int64), every_third):
         fast, ref = an.topic_statistics(v, rows), an.topic_statistics_sorted(v, rows)
@@ -280,3 +299,16 @@ def test_grid_and_timeline_share_one_pass_per_selection() -> None:
     assert a.lanes == b.lanes and v.topics[0] not in a.lanes
     np.testing.assert_array_equal(a.counts, b.counts)
     assert an.topic_statistics(v, rows, stats=shared) == an.topic_statistics(v, rows)
+
+
+def test_step_row_in_the_selection_and_the_topic() -> None:
+    v = synthetic_view(2_000, 4, seconds=60)
+    rows = np.arange(0, len(v), 3, dtype=np.int64)
+    assert an.step_row(v, rows, 3, forward=True) == 6
+    assert an.step_row(v, rows, 3, forward=False) == 0
+    assert an.step_row(v, rows, 4, forward=False) == 3  # from outside the selection
+    assert an.step_row(v, rows, int(rows[-1]), forward=True) is None
+    assert an.step_row(v, rows, 0, forward=False) is None
+    same = rows[v.codes[rows] == v.codes[30]]
+    assert an.step_row(v, rows, 30, forward=True, same_topic=True) == int(same[same > 30][0])
+    assert an.step_row(v, rows, 30, forward=False, same_topic=True) == int(same[same < 30][-1])

@@ -1,19 +1,25 @@
-"""Browser tests: the Session Manager in headless Chromium against a private Mosquitto."""
+"""Browser tests: the Session Manager in headless Chromium against a private Mosquitto, on
+sessions the project generates (no ../shared needed)."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from apps.session_manager.app import create_app, shutdown
-from apps.session_manager.config import ManagerConfig
-from sm_helpers import BASELINE, WRB, SmBroker, sample
+from sm_helpers import (
+    PLANT,
+    PLANT_L4,
+    PLANT_L4_MESSAGES,
+    PLANT_MESSAGES,
+    SmBroker,
+    reference_families,
+)
 
 from mqtt_replay import open_session
 
@@ -21,21 +27,14 @@ pytestmark = pytest.mark.e2e
 TIMEOUT = 20_000  # ms: the machine has 2 cores shared with other work
 
 
-@pytest.fixture(autouse=True)
-def _patient_expect() -> None:
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=TIMEOUT)
-
-
 @pytest.fixture
 def app_url(
-    tmp_path: Path, serve_dash: Callable[[Any], str], sm_broker: SmBroker
-) -> Iterator[tuple[str, Path]]:
+    serve_manager: Callable[..., str], sm_broker: SmBroker, tmp_path: Path, generated_dir: Path
+) -> tuple[str, Path]:
     directory = tmp_path / "sessions"
     directory.mkdir()
-    for name in (BASELINE, WRB):
-        shutil.copy(sample(name), directory / name)
+    for name in (PLANT, PLANT_L4):
+        shutil.copy(generated_dir / name, directory / name)
     evil = {
         "topic": "test/evil",
         "timestamp": "2026-01-01T00:00:00.000Z",
@@ -44,30 +43,7 @@ def app_url(
         "payload": '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>',
     }
     (directory / "evil.log").write_text(json.dumps(evil) + "\n")
-    config = ManagerConfig(
-        sessions_dir=directory,
-        broker_url=sm_broker.url,
-        poll_interval_ms=300,
-        index_threshold_bytes=2_000_000,  # the baseline (3.7 MB) opens in index mode …
-        inline_load_bytes=2_000_000,  # … in the background, with a progress bar
-    )
-    app = create_app(config)
-    try:
-        yield serve_dash(app), directory
-    finally:
-        shutdown(app)
-
-
-@pytest.fixture
-def sm_page(chromium: Any) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1600, "height": 1100})
-    pg = context.new_page()
-    pg.set_default_timeout(TIMEOUT)
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield pg
-    context.close()
-    assert not errors, errors
+    return serve_manager(directory, broker_url=sm_broker.url), directory
 
 
 def test_library_to_analyse_timeline_tree_prefilter_window_payload(
@@ -75,18 +51,22 @@ def test_library_to_analyse_timeline_tree_prefilter_window_payload(
 ) -> None:
     from playwright.sync_api import expect
 
-    base, _ = app_url
+    base, directory = app_url
+    noisy = sum(reference_families(directory / PLANT).values())
+    shown = PLANT_MESSAGES - noisy
     page = sm_page
     page.goto(base + "/")
-    cell = page.locator("#library-grid .ag-cell", has_text=BASELINE)
+    cell = page.locator("#library-grid .ag-cell", has_text=PLANT)
     expect(cell).to_be_visible()
-    expect(page.locator("#library-grid .ag-row", has_text=WRB)).to_contain_text("1950")
+    expect(page.locator("#library-grid .ag-row", has_text=PLANT_L4)).to_contain_text(
+        f"{PLANT_L4_MESSAGES:,}"
+    )
     cell.click()
-    expect(page.locator("#library-selected-name")).to_have_text(BASELINE)
+    expect(page.locator("#library-selected-name")).to_have_text(PLANT)
     page.locator("#library-open-analyse").click()
     expect(page).to_have_url(re.compile(r"/analyse\?session="))
 
-    expect(page.locator("#analyse-summary")).to_contain_text("1,374 messages")
+    expect(page.locator("#analyse-summary")).to_contain_text(f"{PLANT_MESSAGES:,} messages")
     expect(page.locator("#analyse-summary")).to_contain_text("index mode")
     expect(page.locator("#analyse-timeline .main-svg").first).to_be_visible()
     expect(page.locator("#analyse-timeline")).to_contain_text("individual messages")
@@ -94,20 +74,22 @@ def test_library_to_analyse_timeline_tree_prefilter_window_payload(
     for category in ("CCU", "FTS", "MODULE", "TXT"):
         expect(tree).to_contain_text(category)
     hidden = page.locator("#analyse-hidden-head")
-    expect(hidden).to_contain_text("hides 1,130 messages")
-    expect(page.locator("#analyse-window-label")).to_contain_text("244 messages selected")
+    expect(hidden).to_contain_text(f"hides {noisy:,} messages")
+    expect(page.locator("#analyse-window-label")).to_contain_text(f"{shown:,} messages selected")
 
     page.locator("#analyse-prefilter").click()  # pre-filter off: everything shows
     expect(hidden).to_contain_text("Pre-filter is off")
-    expect(page.locator("#analyse-window-label")).to_contain_text("1,374 messages selected")
+    expect(page.locator("#analyse-window-label")).to_contain_text(
+        f"{PLANT_MESSAGES:,} messages selected"
+    )
     page.locator("#analyse-prefilter").click()
-    expect(page.locator("#analyse-window-label")).to_contain_text("244 messages selected")
+    expect(page.locator("#analyse-window-label")).to_contain_text(f"{shown:,} messages selected")
 
     page.get_by_role("button", name="First 1 min").click()
     expect(page.locator("#analyse-window-label")).to_contain_text("t+0.0 s … t+60.0 s")
     label = page.locator("#analyse-window-label").inner_text()
     selected = int(re.search(r"([\d,]+) messages selected", label).group(1).replace(",", ""))  # type: ignore[union-attr]
-    assert 0 < selected < 244
+    assert 0 < selected < shown
 
     first = page.locator('#analyse-grid .ag-row[row-index="0"] .ag-cell[col-id="topic"]')
     expect(first).not_to_have_text("")
@@ -139,13 +121,15 @@ def test_replay_reaches_100_percent_with_every_message_sent(
 
     base, _ = app_url
     page = sm_page
-    page.goto(f"{base}/replay?session={WRB}")
-    expect(page.locator("#replay-session")).to_contain_text(WRB)
+    page.goto(f"{base}/replay?session={PLANT_L4}")
+    expect(page.locator("#replay-session")).to_contain_text(PLANT_L4)
     page.locator("#replay-speed").select_option("max")
     page.locator("#replay-play").click()
     expect(page.locator("#replay-progress")).to_contain_text("100 %")
     expect(page.locator("#replay-all-sent")).to_have_text("sent = total")
-    expect(page.locator("#replay-sent")).to_have_text("sent 1,950 of 1,950")
+    expect(page.locator("#replay-sent")).to_have_text(
+        f"sent {PLANT_L4_MESSAGES:,} of {PLANT_L4_MESSAGES:,}"
+    )
     expect(page.locator("#replay-report-card")).to_contain_text("every message sent")
     page.reload()  # the replay belongs to the app: the page shows it again
     expect(page.locator("#replay-state")).to_have_text("finished")

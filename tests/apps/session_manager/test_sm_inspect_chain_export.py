@@ -23,9 +23,9 @@ def first_row(view: SessionView, topic: str) -> int:
     return int(np.flatnonzero(view.codes == view.topics.index(topic))[0])
 
 
-def test_detail_and_camera_image(baseline_view: SessionView) -> None:
-    row = first_row(baseline_view, "/j1/txt/1/i/cam")
-    d = inspector.detail(baseline_view, row)
+def test_detail_and_camera_image(plant_view: SessionView) -> None:
+    row = first_row(plant_view, "/j1/txt/1/i/cam")
+    d = inspector.detail(plant_view, row)
     assert d.topic == "/j1/txt/1/i/cam" and d.is_json and d.previous is None
     images = inspector.image_uris(d.value)
     assert len(images) == 1 and images[0].startswith("data:image/jpeg;base64,")
@@ -43,9 +43,9 @@ def test_image_uris_only_accept_raster_base64() -> None:
     assert inspector.image_uris(value) == ["data:image/png;base64,iVBORw0KGgo="]
 
 
-def test_diff_against_previous_of_same_topic(baseline_view: SessionView) -> None:
-    v = baseline_view
-    rows = np.flatnonzero(v.codes == v.topics.index("fts/v1/ff/leJ4/state"))
+def test_diff_against_previous_of_same_topic(plant_view: SessionView) -> None:
+    v = plant_view
+    rows = np.flatnonzero(v.codes == v.topics.index("fts/v1/ff/5iO4/state"))
     d = inspector.detail(v, int(rows[1]))
     assert d.previous == int(rows[0])
     lines = inspector.diff_lines(v.payloads([d.previous])[0], d.text)
@@ -67,9 +67,9 @@ def test_payload_text_is_rendered_as_text_not_html() -> None:
     assert isinstance(span, html.Span) and span.children == "+" + evil + "\n"
 
 
-def test_numeric_fields_and_series(baseline_view: SessionView) -> None:
-    v = baseline_view
-    rows = np.flatnonzero(v.codes == v.topics.index("fts/v1/ff/leJ4/state")).astype(np.int64)
+def test_numeric_fields_and_series(plant_view: SessionView) -> None:
+    v = plant_view
+    rows = np.flatnonzero(v.codes == v.topics.index("fts/v1/ff/5iO4/state")).astype(np.int64)
     fields = inspector.numeric_fields(v, rows)
     assert "batteryState.percentage" in fields and "batteryState.currentVoltage" in fields
     ts, values, total = inspector.field_series(v, rows, "batteryState.percentage")
@@ -100,9 +100,9 @@ def test_business_keys() -> None:
     ]
 
 
-def test_follow_an_order_across_topics(wrb_view: SessionView) -> None:
-    v = wrb_view
-    rows = an.selected_rows(v, Selection(prefilter=False, text='"orderId":"'))
+def test_follow_an_order_across_topics(plant_view: SessionView) -> None:
+    v = plant_view
+    rows = an.selected_rows(v, Selection(prefilter=False, text='"orderId": "'))
     order_ids = {
         val: None
         for r in rows[:300]
@@ -125,8 +125,8 @@ def test_follow_an_order_across_topics(wrb_view: SessionView) -> None:
     assert chains.follow(v, "no-such-key-anywhere").total == 0
 
 
-def test_save_as_session_round_trip(wrb_view: SessionView, tmp_path: Path) -> None:
-    v = wrb_view
+def test_save_as_session_round_trip(plant_view: SessionView, tmp_path: Path) -> None:
+    v = plant_view
     window = (v.start_us + 100_000_000, v.start_us + 400_000_000)
     sel = Selection(
         window=window, excluded=frozenset({"ccu/order/active"}), prefilter=True, text="state"
@@ -143,7 +143,7 @@ def test_save_as_session_round_trip(wrb_view: SessionView, tmp_path: Path) -> No
     assert header["source"]["text"] == "state" and header["source"]["topics"]["excluded"] == [
         "ccu/order/active"
     ]
-    assert header["source"]["window"][0].startswith("2026-08-04T09:")
+    assert header["source"]["window"][0].startswith("2026-01-15T09:01")
     assert header["sessionRecorderVersion"] == export.RECORDER_VERSION
     out = open_session(path, strict=True)
     assert len(out) == len(rows) and out.header == header
@@ -159,9 +159,9 @@ def test_save_as_session_round_trip(wrb_view: SessionView, tmp_path: Path) -> No
 
 
 def test_save_as_from_index_mode_keeps_payload_bytes(
-    baseline_index_view: SessionView, tmp_path: Path
+    plant_index_view: SessionView, tmp_path: Path
 ) -> None:
-    v = baseline_index_view
+    v = plant_index_view
     sel = Selection(prefilter=False)
     rows = an.selected_rows(v, Selection(prefilter=False, text="data:image"))
     path = export.save_as_session(v, rows, tmp_path, "images", sel)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from sm_helpers import PLANT, PLANT_L4, PLANT_ZIP
 
 from apps.session_manager import library as lib
 
@@ -68,17 +69,16 @@ def test_listing_reads_headers_and_dates(sessions_dir: Path) -> None:
     (sessions_dir / ".part.log").write_text("ignored")
     files = {f.name: f for f in lib.list_sessions(sessions_dir)}
     assert "notes.txt" not in files and ".part.log" not in files
-    wrb = files["storage-production-ml-wrb_20260804_114227.log"]
-    assert wrb.header is not None and wrb.header["sessionName"] == "storage-production-ml-wrb"
-    assert wrb.recorded is not None and wrb.recorded.strftime("%Y%m%d%H%M%S") == "20260804114227"
-    fields = lib.header_fields(wrb.header)
+    plant = files[PLANT]
+    assert plant.header is not None and plant.header["sessionName"] == "plant-demo"
+    fields = lib.header_fields(plant.header)
     assert fields == {
-        "description": "",
-        "outcome": "unknown",
-        "preset": "no_cam",
-        "ccu_version": "1.3.0-osf.4",
+        "description": "storage order, then production orders RED, WHITE, BLUE in turn",
+        "outcome": "ok",
+        "preset": "none",
+        "ccu_version": "1.3.0",
     }
-    assert files["ccu.log.zip"].header is None
+    assert files[PLANT_ZIP].header is None and files[PLANT_L4].header is None
     assert lib.list_sessions(sessions_dir / "missing") == []
 
 
@@ -118,11 +118,11 @@ def test_upload_stores_checks_limit_and_never_overwrites(tmp_path: Path) -> None
 
 
 def test_rename_and_delete(sessions_dir: Path) -> None:
-    new = lib.rename_session(sessions_dir, "auftrag-rot_1.log", "red-order")
+    new = lib.rename_session(sessions_dir, PLANT_L4, "red-order")
     assert new.name == "red-order.log" and new.exists()
-    assert not (sessions_dir / "auftrag-rot_1.log").exists()
+    assert not (sessions_dir / PLANT_L4).exists()
     with pytest.raises(lib.LibraryError, match="already exists"):
-        lib.rename_session(sessions_dir, "red-order.log", "ccu.log.zip")
+        lib.rename_session(sessions_dir, "red-order.log", PLANT_ZIP)
     with pytest.raises(lib.LibraryError):
         lib.rename_session(sessions_dir, "red-order.log", "../x.log")
     lib.delete_session(sessions_dir, "red-order.log")

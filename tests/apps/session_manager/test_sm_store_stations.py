@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -11,36 +12,44 @@ import paho.mqtt.client as mqtt
 import pytest
 from apps.session_manager.record_station import RecorderStation, RecordRefused, request_from_form
 from apps.session_manager.store import LoadJob, SessionStore, Summary, library_rows
-from sm_helpers import BASELINE, WRB, SmBroker
+from sm_helpers import (
+    PLANT,
+    PLANT_DB,
+    PLANT_L4,
+    PLANT_L4_MESSAGES,
+    PLANT_MESSAGES,
+    PLANT_ZIP,
+    SmBroker,
+)
 
 from apps.session_manager import replay_station as rs
 
 
 def test_store_opens_caches_and_evicts(sessions_dir: Path) -> None:
     store = SessionStore(sessions_dir, max_entries=2)
-    assert store.peek(WRB) is None
-    job = store.request(WRB)
+    assert store.peek(PLANT) is None
+    job = store.request(PLANT)
     assert job.state == "ready" and job.fraction == 1.0
-    view = store.get(WRB)
-    assert store.get(WRB) is view and view.session.mode == "full"
-    store.get(BASELINE)
-    store.get("ccu.log.zip")
-    assert store.peek(WRB) is None  # least recently used went first
+    view = store.get(PLANT)
+    assert store.get(PLANT) is view and view.session.mode == "full"
+    store.get(PLANT_L4)
+    store.get(PLANT_ZIP)
+    assert store.peek(PLANT) is None  # least recently used went first
     bad = store.request("../etc/passwd.log")
     assert bad.state == "error" and bad.error
 
 
 def test_big_files_open_in_index_mode_in_the_background(sessions_dir: Path) -> None:
     store = SessionStore(sessions_dir, index_threshold=1000, inline_bytes=1000)
-    job = store.request(BASELINE)
+    job = store.request(PLANT_L4)
     assert job.state in ("loading", "ready")
     deadline = time.monotonic() + 30
-    while store.job(BASELINE).state == "loading" and time.monotonic() < deadline:
+    while store.job(PLANT_L4).state == "loading" and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert store.job(BASELINE).state == "ready"
-    view = store.get(BASELINE)
-    assert view.session.mode == "index" and len(view) == 1374
-    assert store.mode_for(sessions_dir / "ccu.log.zip") == "full"  # only .log files index
+    assert store.job(PLANT_L4).state == "ready"
+    view = store.get(PLANT_L4)
+    assert view.session.mode == "index" and len(view) == PLANT_L4_MESSAGES
+    assert store.mode_for(sessions_dir / PLANT_ZIP) == "full"  # only .log files index
 
 
 def test_changed_file_is_read_again(tmp_path: Path) -> None:
@@ -61,24 +70,34 @@ def test_library_rows_and_summaries(sessions_dir: Path) -> None:
     rows, pending = library_rows(store, "Europe/Berlin")
     assert pending == []
     by_name = {r["name"]: r for r in rows}
-    wrb = by_name[WRB]
-    assert wrb["messages"] == 1950 and wrb["duration"] == pytest.approx(843.2, abs=0.1)
-    assert wrb["preset"] == "no_cam" and wrb["ccu_version"] == "1.3.0-osf.4"
-    assert by_name["auftrag-rot_1.log"]["recorded"] == "2025-03-12 15:00:00"  # from the data, local
+    plant = by_name[PLANT]
+    header = json.loads((sessions_dir / PLANT).read_text().split("\n", 1)[0])
+    assert plant["messages"] == PLANT_MESSAGES
+    assert plant["duration"] == pytest.approx(header["durationSec"], abs=0.1)
+    assert plant["preset"] == "none" and plant["ccu_version"] == header["ccuVersion"]
+    assert by_name[PLANT_DB]["messages"] == 400
+    # recorded: the first message's time in the zone asked for, labelled — not the file name
+    assert plant["recorded"] == "2026-01-15 10:00:00 CET"
+    assert by_name[PLANT_DB]["recorded"] == "2026-03-03 09:00:00 CET"  # name says 09:00 too
+    assert by_name[PLANT_L4]["recorded"] == "2026-03-03 08:00:00 CET"  # no stamp in the name
+    (sessions_dir / PLANT_DB).rename(sessions_dir / "renamed_20990101_000000.db")
+    rows, _ = library_rows(SessionStore(sessions_dir), "UTC")
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["renamed_20990101_000000.db"]["recorded"] == "2026-03-03 08:00:00 UTC"
     assert by_name["broken.db"]["status"].startswith("error")
-    summary = store.summary(WRB)
+    summary = store.summary(PLANT)
     assert isinstance(summary, Summary) and summary.container == "ndjson"
 
 
 def test_summary_of_a_big_file_is_a_job(sessions_dir: Path) -> None:
     store = SessionStore(sessions_dir, inline_bytes=10)
-    got = store.summary(BASELINE)
+    got = store.summary(PLANT_L4)
     assert isinstance(got, LoadJob | Summary)
     deadline = time.monotonic() + 30
-    while isinstance(store.summary(BASELINE), LoadJob) and time.monotonic() < deadline:
+    while isinstance(store.summary(PLANT_L4), LoadJob) and time.monotonic() < deadline:
         time.sleep(0.02)
-    final = store.summary(BASELINE)
-    assert isinstance(final, Summary) and final.messages == 1374
+    final = store.summary(PLANT_L4)
+    assert isinstance(final, Summary) and final.messages == PLANT_L4_MESSAGES
 
 
 # -- Replay Station ----------------------------------------------------------------------------
@@ -197,7 +216,7 @@ def test_station_drives_the_replayer(sessions_dir: Path) -> None:
     station = rs.ReplayStation(SessionStore(sessions_dir), replayer_factory=FakeReplayer)
     with pytest.raises(rs.ReplayRefused):
         station.control("pause")
-    station.start(WRB, "mqtt://127.0.0.1:1", rs.ReplayOptions(speed=2.0, start=5.0))
+    station.start(PLANT, "mqtt://127.0.0.1:1", rs.ReplayOptions(speed=2.0, start=5.0))
     assert wait_for(lambda: station.snapshot()["status"] is not None)
     fake = FakeReplayer.instances[-1]
     assert (
@@ -225,7 +244,7 @@ def test_station_drives_the_replayer(sessions_dir: Path) -> None:
         ("seek", 3),
     ]
     snap = station.snapshot()
-    assert snap["active"] and snap["session"] == WRB and snap["report"] is None
+    assert snap["active"] and snap["session"] == PLANT and snap["report"] is None
     station.control("stop")
     snap = station.snapshot()
     assert snap["status"]["state"] == "stopped" and snap["report"] == {
@@ -233,7 +252,7 @@ def test_station_drives_the_replayer(sessions_dir: Path) -> None:
         "sent": 5,
         "total": 10,
     }
-    station.start(BASELINE, "mqtt://127.0.0.1:1", rs.ReplayOptions())
+    station.start(PLANT_L4, "mqtt://127.0.0.1:1", rs.ReplayOptions())
     assert ("close", None) in fake.calls  # the previous replay is released
     station.shutdown()
 
@@ -245,7 +264,7 @@ def test_station_reports_start_errors(sessions_dir: Path) -> None:
         raise BrokerError("connection refused")
 
     station = rs.ReplayStation(SessionStore(sessions_dir), replayer_factory=failing)
-    station.start(WRB, "mqtt://127.0.0.1:1", rs.ReplayOptions())
+    station.start(PLANT, "mqtt://127.0.0.1:1", rs.ReplayOptions())
     assert wait_for(lambda: station.snapshot()["error"] is not None)
     assert "refused" in station.snapshot()["error"]
     with pytest.raises(rs.ReplayRefused, match="does not exist"):
@@ -263,16 +282,19 @@ def test_replay_to_a_real_broker_sends_everything(sessions_dir: Path, sm_broker:
     try:
         station = rs.ReplayStation(SessionStore(sessions_dir))
         station.start(
-            WRB, sm_broker.url, rs.options_from_form({"speed": "max", "exclude": "mqtt-replay/#"})
+            PLANT, sm_broker.url, rs.options_from_form({"speed": "max", "exclude": "mqtt-replay/#"})
         )
         assert wait_for(
             lambda: (station.snapshot().get("status") or {}).get("state") == "finished", 30
         )
         snap = station.snapshot()
-        assert snap["status"]["sent"] == snap["status"]["total"] == 1950
+        assert snap["status"]["sent"] == snap["status"]["total"] == PLANT_MESSAGES
         assert snap["report"]["failed"] == 0
         assert wait_for(
-            lambda: len([t for t in received if not t.startswith("mqtt-replay/")]) >= 1950, 10
+            lambda: (
+                len([t for t in received if not t.startswith("mqtt-replay/")]) >= PLANT_MESSAGES
+            ),
+            10,
         )
         station.shutdown()
     finally:

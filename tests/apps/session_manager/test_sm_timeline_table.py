@@ -8,22 +8,22 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from apps.session_manager.analysis import Selection, SessionView
-from sm_helpers import synthetic_view
+from sm_helpers import PLANT_MESSAGES, synthetic_view
 
 from apps.session_manager import analysis as an
 from apps.session_manager import message_table as mt
 from apps.session_manager import timeline as tl
 
 
-def test_sparse_range_gives_individual_points(baseline_view: SessionView) -> None:
-    rows = an.selected_rows(baseline_view, Selection())
-    t = tl.aggregate(baseline_view, rows)
+def test_sparse_range_gives_individual_points(plant_view: SessionView) -> None:
+    rows = an.selected_rows(plant_view, Selection())
+    t = tl.aggregate(plant_view, rows)
     assert t.mode == "points" and t.total == len(rows)
     assert set(t.point_row.tolist()) == set(rows.tolist())
     assert [t.lanes[i] for i in t.point_lane[:5]] == [
-        baseline_view.topic_of(r) for r in t.point_row[:5]
+        plant_view.topic_of(r) for r in t.point_row[:5]
     ]
-    fig = json.loads(tl.figure(t, baseline_view, int(rows[0])).to_json())
+    fig = json.loads(tl.figure(t, plant_view, int(rows[0])).to_json())
     assert any(tr.get("name") == "selected" for tr in fig["data"])
 
 
@@ -85,13 +85,19 @@ def test_relayout_parsing() -> None:
 
 
 def test_click_maps_back_to_a_message(
-    make_synthetic: Callable[..., SessionView], baseline_view: SessionView
+    make_synthetic: Callable[..., SessionView], plant_view: SessionView
 ) -> None:
-    rows = an.selected_rows(baseline_view, Selection())
-    t = tl.aggregate(baseline_view, rows)
-    assert tl.row_at_click(
-        baseline_view, rows, t.meta(), {"customdata": [int(rows[7]), 12]}
-    ) == int(rows[7])
+    rows = an.selected_rows(plant_view, Selection())
+    t = tl.aggregate(plant_view, rows)
+    assert tl.row_at_click(plant_view, rows, t.meta(), {"customdata": [int(rows[7]), 12]}) == int(
+        rows[7]
+    )
+    # WebGL dots report only x and y: the message of that lane nearest the cursor
+    r = int(rows[7])
+    point = {"x": int(plant_view.ts[r]) / 1000.0, "y": plant_view.topic_of(r)}
+    got = tl.row_at_click(plant_view, rows, t.meta(), point)
+    assert got is not None and plant_view.topic_of(got) == plant_view.topic_of(r)
+    assert plant_view.ts[got] == plant_view.ts[r]
     view = make_synthetic(50_000, 5, seconds=100.0)
     all_rows = np.arange(len(view), dtype=np.int64)
     t = tl.aggregate(view, all_rows)
@@ -111,21 +117,34 @@ def request(
     return {"startRow": start, "endRow": end, "sortModel": sort or [], "filterModel": filters or {}}
 
 
-def test_blocks_and_row_count(baseline_view: SessionView) -> None:
+def test_blocks_and_row_count(plant_view: SessionView) -> None:
     sel = Selection(prefilter=False)
-    base = an.selected_rows(baseline_view, sel)
-    first = mt.answer(baseline_view, base, sel, request(0, 100))
-    assert first["rowCount"] == 1374 and len(first["rowData"]) == 100
-    last = mt.answer(baseline_view, base, sel, request(1300, 1400))
-    assert len(last["rowData"]) == 74 and last["rowData"][-1]["row"] == 1373
+    base = an.selected_rows(plant_view, sel)
+    first = mt.answer(plant_view, base, sel, request(0, 100))
+    assert first["rowCount"] == PLANT_MESSAGES and len(first["rowData"]) == 100
+    last = mt.answer(plant_view, base, sel, request(PLANT_MESSAGES - 26, PLANT_MESSAGES + 74))
+    assert len(last["rowData"]) == 26 and last["rowData"][-1]["row"] == PLANT_MESSAGES - 1
     row = first["rowData"][0]
-    assert set(row) == {"row", "time", "date", "offset", "topic", "size", "retain", "preview"}
-    assert row["date"].endswith("Z") and row["date"][11:-1] == row["time"]
+    assert row["rid"] == str(row["row"])  # the grid's row id: a string
+    assert set(row) == {
+        "rid",
+        "row",
+        "time",
+        "date",
+        "offset",
+        "topic",
+        "size",
+        "retain",
+        "preview",
+    }
+    assert row["date"] == f"2026-01-15 {row['time']} UTC"  # labelled with its zone
+    berlin = mt.answer(plant_view, base, sel, request(0, 1), "Europe/Berlin")["rowData"][0]
+    assert berlin["date"] == "2026-01-15 10:00:00.000 CET" and berlin["time"] == "10:00:00.000"
     assert len(row["preview"]) <= mt.PREVIEW_CHARS + 1
 
 
-def test_sort_and_filters(baseline_view: SessionView) -> None:
-    v = baseline_view
+def test_sort_and_filters(plant_view: SessionView) -> None:
+    v = plant_view
     sel = Selection(prefilter=False)
     base = an.selected_rows(v, sel)
     desc = mt.answer(v, base, sel, request(0, 50, sort=[{"colId": "time", "sort": "desc"}]))[
@@ -137,15 +156,15 @@ def test_sort_and_filters(baseline_view: SessionView) -> None:
         "rowData"
     ]
     assert [r["topic"] for r in by_topic] == sorted(r["topic"] for r in by_topic)
-    leJ4 = mt.answer(
+    agv = mt.answer(
         v,
         base,
         sel,
         request(
-            0, 1000, filters={"topic": {"filterType": "text", "type": "contains", "filter": "LEJ4"}}
+            0, 1000, filters={"topic": {"filterType": "text", "type": "contains", "filter": "5IO4"}}
         ),
     )
-    assert leJ4["rowCount"] == sum(1 for t in v.codes if "leJ4" in v.topics[t])
+    assert agv["rowCount"] == sum(1 for t in v.codes if "5iO4" in v.topics[t])
     both = {
         "filterType": "text",
         "operator": "OR",
@@ -167,15 +186,13 @@ def test_sort_and_filters(baseline_view: SessionView) -> None:
     assert all("percentage" in v.payloads([r["row"]])[0].lower() for r in hits["rowData"])
 
 
-def test_unsupported_queries_raise(baseline_view: SessionView) -> None:
+def test_unsupported_queries_raise(plant_view: SessionView) -> None:
     sel = Selection()
-    base = an.selected_rows(baseline_view, sel)
+    base = an.selected_rows(plant_view, sel)
     with pytest.raises(mt.QueryError):
-        mt.answer(baseline_view, base, sel, request(sort=[{"colId": "preview", "sort": "asc"}]))
+        mt.answer(plant_view, base, sel, request(sort=[{"colId": "preview", "sort": "asc"}]))
     with pytest.raises(mt.QueryError):
-        mt.answer(
-            baseline_view, base, sel, request(filters={"size": {"type": "equals", "filter": 1}})
-        )
+        mt.answer(plant_view, base, sel, request(filters={"size": {"type": "equals", "filter": 1}}))
 
 
 def test_table_scales_to_a_million_rows(make_synthetic: Callable[..., SessionView]) -> None:

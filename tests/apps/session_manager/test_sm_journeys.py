@@ -1,0 +1,201 @@
+"""Browser journeys of the Analyse page: one selected message linked across table, timeline
+and inspector (sort then click, filter then click, a timeline dot, keyboard stepping).
+
+Each journey does what a user does in headless Chromium on a generated session and checks the
+inspector against the session read independently (``mqtt_replay.open_session``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from apps.session_manager.analysis import Selection, build_view, selected_rows
+from sm_helpers import PLANT_L4
+
+from mqtt_replay import open_session
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def analyse(
+    serve_manager: Callable[..., str], sm_page: Any, tmp_path: Path, generated_dir: Path
+) -> Any:
+    """The Analyse page of the generated L4 session, loaded (1,500 messages, full mode)."""
+    from playwright.sync_api import expect
+
+    directory = tmp_path / "sessions"
+    directory.mkdir()
+    shutil.copy(generated_dir / PLANT_L4, directory / PLANT_L4)
+    base = serve_manager(directory)
+    sm_page.goto(f"{base}/analyse?session={PLANT_L4}")
+    expect(sm_page.locator('#analyse-grid .ag-row[row-index="0"]')).to_be_visible()
+    return sm_page
+
+
+def inspected_row(page: Any) -> int:
+    """The message number the inspector shows (waits for one)."""
+    from playwright.sync_api import expect
+
+    header = page.locator("#analyse-insp-header")
+    expect(header).to_contain_text("#")
+    match = re.search(r"message\s+#(\d+)", header.inner_text())
+    assert match, header.inner_text()
+    return int(match.group(1))
+
+
+def expect_inspector(page: Any, row: int) -> None:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#analyse-insp-header")).to_contain_text(re.compile(rf"#{row}(?!\d)"))
+
+
+def cell(page: Any, index: int, col: str = "topic") -> Any:
+    return page.locator(f'#analyse-grid .ag-row[row-index="{index}"] .ag-cell[col-id="{col}"]')
+
+
+def shown_row(page: Any, index: int) -> int:
+    """The message number in the table's ``index``-th row as the user sees it."""
+    from playwright.sync_api import expect
+
+    number = cell(page, index, "row")
+    expect(number).not_to_have_text("")
+    return int(number.inner_text().replace(",", ""))
+
+
+def assert_row_in_grid_view(row: Any) -> None:
+    """The row lies inside the grid's scrolled body (the grid scrolled to it)."""
+    body = row.page.locator("#analyse-grid .ag-body-viewport").bounding_box()
+    box = row.bounding_box()
+    assert body and box, (body, box)
+    assert body["y"] - 1 <= box["y"] and box["y"] + box["height"] <= body["y"] + body["height"] + 1
+
+
+def test_sort_then_click_opens_the_clicked_row(analyse: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = analyse
+    cell(page, 5).click()
+    expect_inspector(page, shown_row(page, 5))
+    header = page.locator('#analyse-grid .ag-header-cell[col-id="row"]')
+    header.click()  # ascending
+    header.click()  # descending: the biggest numbers first
+    expect(page.locator('#analyse-grid .ag-header-cell[col-id="row"]')).to_have_attribute(
+        "aria-sort", "descending"
+    )
+    page.wait_for_timeout(300)
+    first = shown_row(page, 0)
+    target = shown_row(page, 7)
+    assert target < first
+    cell(page, 7).click()
+    expect_inspector(page, target)
+    # exactly one row looks selected: the clicked one
+    selected = page.locator("#analyse-grid .ag-row-selected")
+    expect(selected).to_have_count(1)
+    expect(selected).to_have_attribute("row-id", str(target))
+
+
+def test_filter_then_click_opens_the_clicked_row(analyse: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = analyse
+    cell(page, 1).click()
+    before = inspected_row(page)
+    page.locator('#analyse-grid .ag-header-cell[col-id="topic"] .ag-header-cell-filter-button')
+    page.locator('#analyse-grid .ag-header-cell[col-id="topic"]').hover()
+    page.locator(
+        '#analyse-grid .ag-header-cell[col-id="topic"] .ag-header-cell-filter-button'
+    ).click()
+    page.locator(".ag-filter input[type=text], .ag-filter-body input").first.fill("5iO4/state")
+    page.keyboard.press("Escape")
+    expect(cell(page, 0)).to_have_text("fts/v1/ff/5iO4/state")
+    expect(cell(page, 4)).to_have_text("fts/v1/ff/5iO4/state")
+    target = shown_row(page, 4)
+    assert target != before
+    cell(page, 4).click()
+    expect_inspector(page, target)
+    expect(page.locator("#analyse-insp-topic")).to_have_text("fts/v1/ff/5iO4/state")
+
+
+def test_click_a_timeline_dot_opens_that_message(analyse: Any, generated_dir: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = analyse
+    expect(page.locator("#analyse-timeline")).to_contain_text("individual messages")
+    # The dot of a lane with few messages, where it is drawn on the screen.
+    dot = page.evaluate(
+        """() => {
+            const gd = document.querySelector('#analyse-timeline .js-plotly-plot');
+            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+            const counts = {};
+            const traces = gd._fullData.filter(t => Array.isArray(t.customdata));
+            traces.forEach(t => Array.from(t.y).forEach(y => {
+                counts[y] = (counts[y] || 0) + 1; }));
+            let best = null;
+            traces.forEach(t => {
+                for (let i = 0; i < t.y.length; i++) {
+                    if (!best || counts[t.y[i]] < counts[best.lane]) {
+                        best = {lane: t.y[i], x: t.x[i], row: t.customdata[i][0]};
+                    }
+                }
+            });
+            const box = gd.getBoundingClientRect();
+            return {row: best.row, lane: best.lane,
+                    px: box.left + xa._offset + xa.l2p(best.x),
+                    py: box.top + ya._offset + ya.d2p(best.lane)};
+        }"""
+    )
+    page.mouse.click(dot["px"], dot["py"])
+    expect_inspector(page, int(dot["row"]))
+    expect(page.locator("#analyse-insp-topic")).to_have_text(dot["lane"])
+    # linked: the timeline marks it and the table shows its row selected
+    expect(page.locator("#analyse-timeline")).to_be_visible()
+    marked = page.evaluate(
+        """() => document.querySelector('#analyse-timeline .js-plotly-plot')._fullData
+                .filter(t => t.name === 'selected').map(t => t.y[0])"""
+    )
+    assert marked == [dot["lane"]]
+    selected = page.locator("#analyse-grid .ag-row-selected")
+    expect(selected).to_have_attribute("row-id", str(dot["row"]))
+    assert_row_in_grid_view(selected)
+    session = open_session(generated_dir / PLANT_L4)
+    assert session.table.column("topic").cast("string")[int(dot["row"])].as_py() == dot["lane"]
+
+
+def test_keyboard_steps_through_the_selection_and_the_topic(
+    analyse: Any, generated_dir: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    page = analyse
+    view = build_view(open_session(generated_dir / PLANT_L4))
+    rows = selected_rows(view, Selection())  # pre-filter on, as the page starts
+    codes = view.codes
+    cell(page, 10).click()
+    start = inspected_row(page)
+    i = int(np.searchsorted(rows, start))
+    page.keyboard.press("j")
+    expect_inspector(page, int(rows[i + 1]))
+    page.keyboard.press("j")
+    expect_inspector(page, int(rows[i + 2]))
+    page.keyboard.press("k")
+    expect_inspector(page, int(rows[i + 1]))
+    current = int(rows[i + 1])
+    same = rows[codes[rows] == codes[current]]
+    later = same[same > current]
+    page.keyboard.press("J")
+    expect_inspector(page, int(later[0]))
+    page.keyboard.press("K")
+    expect_inspector(page, current)
+    # the buttons do the same
+    page.locator("#analyse-step-next").click()
+    expect_inspector(page, int(rows[i + 2]))
+    selected = page.locator("#analyse-grid .ag-row-selected")
+    expect(selected).to_have_attribute("row-id", str(int(rows[i + 2])))
+    assert_row_in_grid_view(selected)
