@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     add_serve_command(sub)
+    from mqtt_replay.bench_cli import add_bench_command
+
+    add_bench_command(sub)
     return parser
 
 
