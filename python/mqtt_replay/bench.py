@@ -197,16 +197,20 @@ def bottleneck(step: dict[str, Any]) -> str:
     broker = cpu.get("broker_pct")
     tool = float(cpu.get("tool_pct") or 0)
     machine = cpu.get("machine_pct")
+    shown = (
+        (f"broker {broker:.0f} %, " if broker is not None else "")
+        + f"tool {tool:.0f} %"
+        + (f", machine {machine:.0f} %" if machine is not None else "")
+    )
+    if not (step["lost"] or step["duplicates"]):
+        return f"none: load served ({shown} CPU)"
     if broker is not None and broker >= 85:
         return f"broker (CPU {broker:.0f} % of one core; Mosquitto uses one)"
-    if machine is not None and machine >= 90:
-        return f"machine (all {cores} cores {machine:.0f} % busy; tool {tool:.0f} %)"
     if tool >= 85 * cores:
         return f"tool (CPU {tool:.0f} % of {cores} cores)"
-    shown = f"broker {broker:.0f} %, " if broker is not None else ""
-    if step["lost"] or step["duplicates"]:
-        return f"broker queues or network ({shown}tool {tool:.0f} %; no CPU saturated)"
-    return f"none: load served ({shown}tool {tool:.0f} % CPU)"
+    if machine is not None and machine >= 90:
+        return f"machine (all {cores} cores {machine:.0f} % busy; tool {tool:.0f} %)"
+    return f"broker queues or network ({shown} CPU; no CPU saturated)"
 
 
 def _speed_for(fleet: Fleet, rate: float) -> float:

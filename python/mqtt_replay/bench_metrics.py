@@ -135,7 +135,7 @@ def analyse(
     matched_total = int(matched.sum())
     lost = expected_total - matched_total
 
-    timeline: dict[str, list[float]] = {"t_s": [], "offered": [], "delivered": []}
+    timeline: dict[str, list[Any]] = {"t_s": [], "offered": [], "delivered": []}
     offered_rate = delivered_rate = 0.0
     if expected_total:
         t0 = int(e_due.min())
@@ -144,10 +144,27 @@ def analyse(
         edges = t0 + np.arange(bins + 1, dtype=np.float64) * bin_s * 1e9
         offered, _ = np.histogram(e_due, edges)
         delivered, _ = np.histogram(a_ns, edges)
+        # latency percentiles of the messages due in each bin
+        due_bin = np.minimum(((m_due - t0) // int(bin_s * 1e9)).astype(np.int64), bins - 1)
+        p50: list[float | None] = []
+        p99: list[float | None] = []
+        by_bin = np.argsort(due_bin, kind="stable")
+        bounds = np.searchsorted(due_bin[by_bin], np.arange(bins + 1))
+        for b in range(bins):
+            chunk = latency_ms[by_bin[bounds[b] : bounds[b + 1]]]
+            if len(chunk):
+                q50, q99 = np.percentile(chunk, [50, 99])
+                p50.append(round(float(q50), 3))
+                p99.append(round(float(q99), 3))
+            else:
+                p50.append(None)
+                p99.append(None)
         timeline = {
             "t_s": [round(i * bin_s, 3) for i in range(bins)],
             "offered": [round(float(v) / bin_s, 1) for v in offered],
             "delivered": [round(float(v) / bin_s, 1) for v in delivered],
+            "p50_ms": p50,
+            "p99_ms": p99,
         }
         span_due = (e_due.max() - t0) / 1e9
         offered_rate = expected_total / span_due if span_due > 0 else float(expected_total)

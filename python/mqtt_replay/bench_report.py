@@ -42,24 +42,40 @@ def _figures(report: dict[str, Any]) -> list[tuple[str, Any, bool]]:
 
     steps = report["steps"]
     figs: list[tuple[str, Any, bool]] = []
-    x = [s["offered_rate"] for s in steps]
     lat = go.Figure()
-    for key, color in (("p50", "#2f80ed"), ("p95", "#f2994a"), ("p99", "#eb5757")):
-        lat.add_trace(
-            go.Scatter(
-                x=x,
-                y=[s["latency_ms"][key] for s in steps],
-                name=key,
-                mode="lines+markers",
-                line={"color": color},
+    colors = {"p50": "#2f80ed", "p95": "#f2994a", "p99": "#eb5757"}
+    if len(steps) > 1:
+        x = [s["offered_rate"] for s in steps]
+        for key, color in colors.items():
+            lat.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=[s["latency_ms"][key] for s in steps],
+                    name=f"{key} per step",
+                    mode="lines+markers",
+                    line={"color": color},
+                )
             )
-        )
+    else:  # one load level: each 1 s bin is a point (its offered rate, its percentiles)
+        tl = steps[0]["timeline"]
+        for key in ("p50", "p99"):
+            lat.add_trace(
+                go.Scatter(
+                    x=tl["offered"],
+                    y=tl.get(f"{key}_ms", []),
+                    name=f"{key} per second",
+                    mode="markers",
+                    marker={"color": colors[key], "size": 7},
+                )
+            )
     lat.update_layout(
         title="End-to-end latency vs offered load",
         xaxis_title="offered load (msg/s)",
         yaxis_title="latency (ms)",
+        yaxis_rangemode="tozero",
     )
     figs.append(("bench-latency", lat, False))
+    figs.append(("bench-loss", _loss_figure(steps[-1]), False))
 
     timeline = go.Figure()
     t_off = 0.0
@@ -72,45 +88,59 @@ def _figures(report: dict[str, Any]) -> list[tuple[str, Any, bool]]:
         offered += tl["offered"]
         delivered += tl["delivered"]
         t_off += (tl["t_s"][-1] + 1.0) if tl["t_s"] else 0.0
-    timeline.add_trace(go.Scatter(x=tx, y=offered, name="offered", line={"shape": "hv"}))
-    timeline.add_trace(go.Scatter(x=tx, y=delivered, name="delivered", line={"shape": "hv"}))
+    timeline.add_trace(
+        go.Scatter(
+            x=tx,
+            y=offered,
+            name="offered",
+            line={"shape": "hv", "dash": "dash", "color": "#828282"},
+        )
+    )
+    timeline.add_trace(
+        go.Scatter(x=tx, y=delivered, name="delivered", line={"shape": "hv", "color": "#27ae60"})
+    )
     timeline.update_layout(
         title="Delivered vs offered rate over time (1 s bins)",
         xaxis_title="time since the first due message (s)",
         yaxis_title="msg/s",
+        yaxis_rangemode="tozero",
     )
     figs.append(("bench-timeline", timeline, True))
 
-    last = steps[-1]
-    loss = go.Figure()
-    loss.add_trace(
-        go.Bar(
-            x=[p["prefix"] for p in last["plants"]],
-            y=[p["lost"] for p in last["plants"]],
-            name="lost",
-            marker={"color": "#eb5757"},
-        )
-    )
-    loss.add_trace(
-        go.Bar(
-            x=[p["prefix"] for p in last["plants"]],
-            y=[p["duplicates"] for p in last["plants"]],
-            name="duplicates",
-            marker={"color": "#f2c94c"},
-        )
-    )
-    loss.update_layout(
-        title=f"Per-plant loss ({last['label'] or 'run'})",
-        xaxis_title="plant",
-        yaxis_title="messages",
-        barmode="group",
-    )
-    figs.append(("bench-loss", loss, False))
     for _, fig, _wide in figs:
         fig.update_layout(
             template="plotly_white", height=360, margin={"l": 60, "r": 20, "t": 50, "b": 50}
         )
     return figs
+
+
+def _loss_figure(last: dict[str, Any]) -> Any:
+    import plotly.graph_objects as go
+
+    plants = last["plants"]
+    names = [p["prefix"].rstrip("/") for p in plants]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(x=names, y=[p["lost"] for p in plants], name="lost", marker={"color": "#eb5757"})
+    )
+    fig.add_trace(
+        go.Bar(
+            x=names,
+            y=[p["duplicates"] for p in plants],
+            name="duplicates",
+            marker={"color": "#f2c94c"},
+        )
+    )
+    worst = max([1, *(max(p["lost"], p["duplicates"]) for p in plants)])
+    fig.update_layout(
+        title=f"Per-plant loss ({last['label'] or 'run'}; "
+        f"{sum(p['lost'] for p in plants):,} of {sum(p['expected'] for p in plants):,} lost)",
+        xaxis_title="plant",
+        yaxis_title="messages",
+        yaxis_range=[0, worst * 1.1],
+        barmode="group",
+    )
+    return fig
 
 
 def _summary_table(report: dict[str, Any]) -> str:
