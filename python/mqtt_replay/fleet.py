@@ -177,7 +177,8 @@ class Fleet:
 
     ``prefix`` is a format string with ``{k}`` (plant number from 1); ``rewrite_ids=False``
     keeps serials and order ids (only the prefix separates plants); ``stagger_s`` is the
-    start delay between consecutive plants (used by the runner).
+    start delay between consecutive plants (used by the runner); ``first`` the number of the
+    first plant (processes that each run a part of one fleet number their plants apart).
     """
 
     def __init__(
@@ -189,6 +190,7 @@ class Fleet:
         rewrite_ids: bool = True,
         stagger_s: float = 0.0,
         tz: str = DEFAULT_TZ,
+        first: int = 1,
     ) -> None:
         if isinstance(sessions, Session | str | os.PathLike):
             sessions = [sessions]
@@ -213,8 +215,8 @@ class Fleet:
             ids = find_identities(s.table) if rewrite_ids else Identities((), ())
             self._templates.append(_Template.build(s.table, ids))
         self.plants: list[PlantSpec] = []
-        for k in range(1, plants + 1):
-            source = (k - 1) % len(self.sessions)
+        for k in range(first, first + plants):
+            source = (k - first) % len(self.sessions)
             ids = self._templates[source].ids
             mapping = {s: plant_serial(s, k) for s in ids.serials}
             mapping.update({o: plant_order_id(o, k) for o in ids.order_ids})
@@ -227,8 +229,15 @@ class Fleet:
     def prefixes(self) -> list[str]:
         return [p.prefix for p in self.plants]
 
+    def plant(self, k: int) -> PlantSpec:
+        """The plant numbered ``k``."""
+        for spec in self.plants:
+            if spec.k == k:
+                return spec
+        raise InvalidOptionError(f"the fleet has no plant {k}")
+
     def identities(self, k: int) -> Identities:
-        return self._templates[self.plants[k - 1].source].ids
+        return self._templates[self.plant(k).source].ids
 
     def mean_rate(self) -> float:
         """The fleet's mean message rate at speed 1 (msg/s), the sum over its plants."""
@@ -247,8 +256,8 @@ class Fleet:
         return out
 
     def table(self, k: int) -> pa.Table:
-        """Plant ``k`` (1-based) at the recorded timing: topics prefixed, identities rewritten."""
-        spec = self.plants[k - 1]
+        """Plant ``k`` at the recorded timing: topics prefixed, identities rewritten."""
+        spec = self.plant(k)
         tpl = self._templates[spec.source]
         table = tpl.table
         topic = table.column("topic").chunk(0)
@@ -282,7 +291,7 @@ class Fleet:
         table = scale_timestamps(self.table(k), speed=speed, max_gap_s=max_gap_s)
         if duration_s is not None:
             table = tile(table, duration_s)
-        return as_session(table, f"{self.plants[k - 1].prefix.strip('/') or 'plant'}", self.tz)
+        return as_session(table, f"{self.plant(k).prefix.strip('/') or 'plant'}", self.tz)
 
 
 def _micros(table: pa.Table) -> np.ndarray:
