@@ -236,7 +236,7 @@ def probe_vs_mosquitto_sub(port: int, work: Path, n: int) -> list[object]:
     out = work / "sub.txt"
     with out.open("wb") as f:
         sub = subprocess.Popen(
-            ["mosquitto_sub", "-p", str(port), "-t", "plant-+/#", "-C", str(per * 10), "-F", "."],
+            ["mosquitto_sub", "-p", str(port), "-t", "#", "-C", str(per * 10), "-F", "."],
             stdout=f,
         )
         time.sleep(0.5)

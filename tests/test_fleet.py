@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from tests.conftest import sample_path
 
-from conftest import sample_path
 from mqtt_replay.errors import InvalidOptionError
 from mqtt_replay.fleet import KNOWN_SERIALS, Fleet, find_identities
 from mqtt_replay.generate import generate_session
