@@ -258,6 +258,41 @@ def probe_vs_mosquitto_sub(port: int, work: Path, n: int) -> list[object]:
     ]
 
 
+def probe_overhead(port: int, work: Path, n: int, qos: int = 1) -> list[object]:
+    """CPU seconds of this process for 10 plants with the built-in subscriber measuring
+    (mqtt-replay bench) and for the same plants published without it."""
+    import os
+
+    from mqtt_replay.fleet import Fleet
+
+    per = n // 10
+    path = write_uniform(work / f"overhead-{per}.log", per, 100, 1000.0)
+    url = f"mqtt://127.0.0.1:{port}"
+    cpu0 = sum(os.times()[:2])
+    result = run_bench(path, url, plants=10, speed=1e6, qos=qos, out=None)
+    measured = sum(os.times()[:2]) - cpu0
+    fleet = Fleet(path, 10)
+    plants = [fleet.session(p.k, speed=1e6) for p in fleet.plants]
+    cpu0 = sum(os.times()[:2])
+    replayers = [
+        Replayer(s, url, speed=1.0, qos=qos, retain=False, status_topic=None, client_id=f"ovh-{i}")
+        for i, s in enumerate(plants)
+    ]
+    for r in replayers:
+        r.wait(None)
+        r.close()
+    bare = sum(os.times()[:2]) - cpu0
+    step = result.report["steps"][0]
+    return [
+        f"measuring cost, 10 plants x {per:,} QoS {qos}",
+        f"with Probe {measured:.2f} s CPU ({step['received']:,} counted)",
+        f"without {bare:.2f} s CPU",
+        "-",
+        f"+{(measured / bare - 1) * 100:.0f} %" if bare else "-",
+        "tool CPU incl. fleet build, analysis",
+    ]
+
+
 def ramp_knee(port: int, messages: int, ramp: str) -> list[list[object]]:
     path = ensure_session(messages, mix="small", rate=200.0)
     result = run_bench(path, f"mqtt://127.0.0.1:{port}", plants=10, ramp=ramp, out=None)
@@ -304,6 +339,7 @@ def main() -> None:
                 for qos in (0, 1):
                     rows += fleet_ceiling(port, work, args.messages, plants, qos)
                 rows.append(probe_vs_mosquitto_sub(port, work, args.messages))
+                rows.append(probe_overhead(port, work, args.messages))
             if args.only in (None, "ramp"):
                 rows += ramp_knee(port, args.ramp_session_messages, args.ramp)
         finally:
