@@ -137,6 +137,15 @@ def test_two_sessions_are_dealt_out_and_time_is_scaled(tmp_path: Path) -> None:
     )
 
 
+def test_tiling_a_one_message_session(tmp_path: Path) -> None:
+    path = tmp_path / "one.log"
+    path.write_text(
+        '{"topic":"a/b","payload":"{}","timestamp":"2026-01-01T00:00:00.000Z","qos":0,"retain":false}\n'
+    )
+    tiled = Fleet(path, 1).session(1, duration_s=3.5)
+    assert len(tiled) == 4  # one copy a second: 0, 1, 2, 3 s
+
+
 def test_bad_fleets(tmp_path: Path) -> None:
     path = generate_session(tmp_path / "a.log", messages=50, seed=1)
     with pytest.raises(InvalidOptionError):

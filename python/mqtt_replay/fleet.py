@@ -61,6 +61,7 @@ _PAYLOAD_ORDER = re.compile(r'"orderId"\s*:\s*"([^"\\]+)"')
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _PLACEHOLDERS = frozenset({"", "0", "-", "UNKNOWN", "unknown", "NONE", "none", "null", "N/A"})
 _FLEET_NS = uuid.UUID("6f1c1a52-3a0e-4d8e-9d6b-6d7172706c79")
+MAX_TILED_ROWS = 50_000_000
 REPLAY_COLUMNS = ["timestamp", "topic", "payload", "qos", "retain", "binary"]
 
 
@@ -327,8 +328,12 @@ def tile(table: pa.Table, duration_s: float) -> pa.Table:
     t = _micros(table)
     limit = int(duration_s * 1e6)
     span = int(t[-1] - t[0]) if len(t) else 0
-    gap = max(1, span // max(len(t) - 1, 1))
-    period = span + gap
+    gap = span // (len(t) - 1) if len(t) > 1 and span > 0 else 1_000_000
+    period = span + max(gap, 1)
+    if (limit // period + 1) * len(t) > MAX_TILED_ROWS:
+        raise InvalidOptionError(
+            f"{duration_s} s of this plant would be more than {MAX_TILED_ROWS:,} messages"
+        )
     copies = []
     shift = 0
     while shift <= limit:
