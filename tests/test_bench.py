@@ -91,6 +91,19 @@ def test_an_unmet_slo_fails_the_command(private_broker: Broker, tmp_path: Path) 
     assert report["steps"][0]["lost"] == 0
 
 
+def test_staggered_plants_start_apart(private_broker: Broker, tmp_path: Path) -> None:
+    session = generate_session(tmp_path / "small.log", messages=200, rate=100, seed=2, mix="small")
+    result = run_bench(
+        session, private_broker.url, plants=3, speed=2, stagger_s=0.5, qos=1, out=None
+    )
+    step = _check_consistent(result.report, 3)
+    starts = [p["start_s"] for p in step["plants"]]
+    assert starts[0] == 0.0
+    # plant k starts (k - 1) x 0.5 s after the first, never before its turn
+    assert starts[1] >= 0.5 - 0.01 and starts[2] >= 1.0 - 0.01 and starts[2] > starts[1]
+    assert step["lost"] == 0 and step["received"] == 600
+
+
 @pytest.fixture
 def small_queue_broker(tmp_path: Path) -> Iterator[Broker]:
     """A Mosquitto that holds few messages per client: QoS 0 is dropped once it falls behind."""

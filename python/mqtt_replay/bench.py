@@ -141,7 +141,8 @@ def run_step(
                 )
             if all(resumed) and all(r.finished for r in replayers):
                 break
-            time.sleep(0.2)
+            pending = [t for t, done in zip(resume_at, resumed, strict=True) if not done]
+            time.sleep(max(0.0, min([0.2, *(t - time.monotonic() for t in pending)])))
         publish_end = time.monotonic()
         # wait for the broker to deliver what it still holds
         last, last_change = -1, time.monotonic()

@@ -104,6 +104,7 @@ def analyse(
     m_plant = a_plant[matched]
     latency_ms = (m_ns - m_due) / 1e6
 
+    fleet_start = min((int(p.due_ns[0]) for p in plans if len(p.due_ns)), default=0)
     plants = []
     reordered_total = 0
     for i, plan in enumerate(plans):
@@ -127,6 +128,9 @@ def analyse(
                 "lost": expected - got,
                 "duplicates": received - got,
                 "reordered": reordered,
+                "start_s": round((int(plan.due_ns[0]) - fleet_start) / 1e9, 6)
+                if len(plan.due_ns)
+                else None,
                 "latency_ms": lat,
             }
         )
