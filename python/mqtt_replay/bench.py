@@ -201,17 +201,24 @@ def bottleneck(step: dict[str, Any]) -> str:
     shown = (
         (f"broker {broker:.0f} %, " if broker is not None else "")
         + f"tool {tool:.0f} %"
-        + (f", machine {machine:.0f} %" if machine is not None else "")
+        + (f", machine {machine:.0f} % of {cores} cores" if machine is not None else "")
     )
-    if not (step["lost"] or step["duplicates"]):
+    served = (
+        not (step["lost"] or step["duplicates"])
+        and step["delivered_rate"] >= 0.9 * step["offered_rate"]
+    )
+    if served:
         return f"none: load served ({shown} CPU)"
     if broker is not None and broker >= 85:
         return f"broker (CPU {broker:.0f} % of one core; Mosquitto uses one)"
     if tool >= 85 * cores:
         return f"tool (CPU {tool:.0f} % of {cores} cores)"
     if machine is not None and machine >= 90:
-        return f"machine (all {cores} cores {machine:.0f} % busy; tool {tool:.0f} %)"
-    return f"broker queues or network ({shown} CPU; no CPU saturated)"
+        # the cores are shared: the larger consumer left the other too little
+        if broker is not None and broker >= tool:
+            return f"broker, short of CPU ({shown})"
+        return f"tool's CPU use starves the broker ({shown})"
+    return f"broker queues or delivery ({shown} CPU; no CPU saturated)"
 
 
 def _speed_for(fleet: Fleet, rate: float) -> float:
@@ -278,8 +285,12 @@ def run_bench(
             steps.append(step)
             broken = slo_violations(step, slo_terms or {"loss": 0.0})
             if broken:
-                knee = {"target_rate": target, "offered_rate": step["offered_rate"]}
-                knee["reasons"] = broken
+                knee = {
+                    "target_rate": target,
+                    "offered_rate": step["offered_rate"],
+                    "reasons": broken,
+                    "bottleneck": step["bottleneck"],
+                }
                 break
             target += inc
     else:

@@ -171,10 +171,12 @@ def analyse(
             "p99_ms": p99,
         }
         span_due = (e_due.max() - t0) / 1e9
-        offered_rate = expected_total / span_due if span_due > 0 else float(expected_total)
+        offered_rate = float(expected_total / span_due) if span_due > 0 else float(expected_total)
         if len(a_ns):
             span_arr = (a_ns.max() - t0) / 1e9
-            delivered_rate = received_total / span_arr if span_arr > 0 else float(received_total)
+            delivered_rate = (
+                float(received_total / span_arr) if span_arr > 0 else float(received_total)
+            )
     return {
         "expected": expected_total,
         "received": received_total,
