@@ -154,3 +154,16 @@ def test_bad_fleets(tmp_path: Path) -> None:
         Fleet(path, 2, prefix="same/")
     with pytest.raises(InvalidOptionError):
         Fleet([], 2)
+
+
+@pytest.mark.parametrize("duration", [None, 2.0, 30.0])
+def test_speed_for_a_target_rate(tmp_path: Path, duration: float | None) -> None:
+    a = generate_session(tmp_path / "a.log", messages=2000, seed=1, rate=50)
+    b = generate_session(tmp_path / "b.log", messages=500, seed=2, mix="small", rate=20)
+    fleet = Fleet([a, b], 5)
+    for rate in (300.0, 5000.0, 80000.0):
+        speed = fleet.speed_for_rate(rate, duration_s=duration)
+        plants = [fleet.session(p.k, speed=speed, duration_s=duration) for p in fleet.plants]
+        seconds = duration if duration is not None else max(s.duration_s for s in plants)
+        offered = sum(len(s) for s in plants) / seconds
+        assert offered == pytest.approx(rate, rel=0.03), (rate, speed, offered)

@@ -221,10 +221,6 @@ def bottleneck(step: dict[str, Any]) -> str:
     return f"broker queues or delivery ({shown} CPU; no CPU saturated)"
 
 
-def _speed_for(fleet: Fleet, rate: float) -> float:
-    return rate / fleet.mean_rate()
-
-
 def run_bench(
     sessions: Sequence[Session | str | os.PathLike[str]] | Session | str | os.PathLike[str],
     broker: str,
@@ -276,7 +272,7 @@ def run_bench(
             step = run_step(
                 fleet,
                 broker,
-                speed=_speed_for(fleet, target),
+                speed=fleet.speed_for_rate(target, duration_s=seconds, max_gap_s=max_gap_s),
                 duration_s=seconds,
                 label=f"{target:,.0f} msg/s: ",
                 **common,
@@ -294,7 +290,11 @@ def run_bench(
                 break
             target += inc
     else:
-        play_speed = _speed_for(fleet, rate) if rate is not None else (speed or 1.0)
+        play_speed = (
+            fleet.speed_for_rate(rate, duration_s=duration_s, max_gap_s=max_gap_s)
+            if rate is not None
+            else (speed or 1.0)
+        )
         step = run_step(fleet, broker, speed=play_speed, duration_s=duration_s, label="", **common)
         if rate is not None:
             step["target_rate"] = rate

@@ -248,6 +248,41 @@ class Fleet:
             total += len(s) / max(s.duration_s, 1e-3)
         return total
 
+    def speed_for_rate(
+        self, rate: float, *, duration_s: float | None = None, max_gap_s: float | None = None
+    ) -> float:
+        """The speed at which the whole fleet offers ``rate`` msg/s on average over what it
+        plays: ``duration_s`` seconds from each plant's start (tiled like
+        :meth:`session`), or each plant's whole session (with gaps capped at ``max_gap_s``).
+        Found by bisection, because a window's rate is not the session's mean rate (a dump
+        at the start, silences in the middle)."""
+        if rate <= 0:
+            raise InvalidOptionError(f"rate must be positive, not {rate}")
+        shares: dict[int, int] = {}
+        for p in self.plants:
+            shares[p.source] = shares.get(p.source, 0) + 1
+        rel = {src: _relative_us(self._templates[src].table) for src in shares}
+
+        def offered(speed: float) -> float:
+            total, longest = 0, 0.0
+            for src, plants in shares.items():
+                count, span_us = _played(rel[src], speed, duration_s, max_gap_s)
+                total += plants * count
+                longest = max(longest, span_us)
+            seconds = duration_s if duration_s is not None else longest / 1e6
+            return total / seconds if seconds > 0 else float("inf")
+
+        lo, hi = 1e-6, 1e9
+        for _ in range(100):
+            mid = (lo * hi) ** 0.5
+            if offered(mid) < rate:
+                lo = mid
+            else:
+                hi = mid
+            if hi / lo < 1 + 1e-6:
+                break
+        return hi
+
     # -- one plant's table -------------------------------------------------------------
     def _topic_names(self, spec: PlantSpec) -> list[str]:
         out = []
@@ -306,6 +341,39 @@ def _with_micros(table: pa.Table, micros: np.ndarray) -> pa.Table:
     ts_type = table.schema.field("timestamp").type
     column = pa.array(micros, pa.int64()).cast(ts_type)
     return table.set_column(0, "timestamp", column)
+
+
+def _relative_us(table: pa.Table) -> np.ndarray:
+    t = _micros(table)
+    return (t - t[0]).astype(np.float64) if len(t) else t.astype(np.float64)
+
+
+def _scaled(rel: np.ndarray, speed: float, max_gap_s: float | None) -> np.ndarray:
+    out = np.round(rel / speed)
+    if max_gap_s is not None and len(out):
+        gaps = np.diff(out, prepend=out[0])
+        np.minimum(gaps, max_gap_s * 1e6, out=gaps)
+        gaps[gaps < 0] = 0
+        out = np.cumsum(gaps)
+    return out
+
+
+def _played(
+    rel: np.ndarray, speed: float, duration_s: float | None, max_gap_s: float | None
+) -> tuple[int, float]:
+    """(messages, span in µs) a plant plays at ``speed``: its session, or ``duration_s``
+    of it tiled as :func:`tile` does."""
+    scaled = _scaled(rel, speed, max_gap_s)
+    n = len(scaled)
+    span = float(scaled[-1]) if n else 0.0
+    if duration_s is None:
+        return n, span
+    limit = duration_s * 1e6
+    gap = span // (n - 1) if n > 1 and span > 0 else 1_000_000
+    period = span + max(gap, 1)
+    copies = int(limit // period)
+    rest = int(np.searchsorted(scaled, limit - copies * period, side="right"))
+    return copies * n + rest, limit
 
 
 def scale_timestamps(table: pa.Table, *, speed: float, max_gap_s: float | None = None) -> pa.Table:
