@@ -191,8 +191,8 @@ def run_step(
     return step
 
 
-def bottleneck(step: dict[str, Any]) -> str:
-    """Who limited the step, in words, from CPU shares and loss/latency."""
+def bottleneck(step: dict[str, Any], *, within_slo: bool = True) -> str:
+    """Who limited the step, in words, from CPU shares and loss/rate (and the SLO)."""
     cpu = step["cpu"]
     cores = int(cpu.get("cores") or 1)
     broker = cpu.get("broker_pct")
@@ -204,7 +204,8 @@ def bottleneck(step: dict[str, Any]) -> str:
         + (f", machine {machine:.0f} % of {cores} cores" if machine is not None else "")
     )
     served = (
-        not (step["lost"] or step["duplicates"])
+        within_slo
+        and not (step["lost"] or step["duplicates"])
         and step["delivered_rate"] >= 0.9 * step["offered_rate"]
     )
     if served:
@@ -281,6 +282,7 @@ def run_bench(
             steps.append(step)
             broken = slo_violations(step, slo_terms or {"loss": 0.0})
             if broken:
+                step["bottleneck"] = bottleneck(step, within_slo=False)
                 knee = {
                     "target_rate": target,
                     "offered_rate": step["offered_rate"],
@@ -298,6 +300,8 @@ def run_bench(
         step = run_step(fleet, broker, speed=play_speed, duration_s=duration_s, label="", **common)
         if rate is not None:
             step["target_rate"] = rate
+        if slo_violations(step, slo_terms):
+            step["bottleneck"] = bottleneck(step, within_slo=False)
         steps.append(step)
     violations = [
         f"{s['label'] or 'run'}: {v}" for s in steps for v in slo_violations(s, slo_terms)

@@ -216,15 +216,17 @@ def render_html(report: dict[str, Any]) -> str:
         charts.append(f"<div class='chart{' wide' if wide else ''}'>{body}</div>")
     last = report["steps"][-1]
     sessions = ", ".join(Path(s).name for s in report["sessions"])
+    ramp = report.get("ramp") or [0, 0, 0, 0]
     load = {
-        "ramp": f"ramp {report['ramp']}",
+        "ramp": f"ramp {_n(ramp[0])} → {_n(ramp[1])} msg/s in steps of {_n(ramp[2])}, "
+        f"{ramp[3]:g} s each",
         "rate": f"target {_n(report['rate'])} msg/s",
         "speed": f"speed {report['speed'] or 1:g}×",
     }[report["mode"]]
     meta = (
         f"{report['plants']} plant(s) from {html.escape(sessions)} · {load} · QoS {report['qos']}"
-        f" · broker {html.escape(report['broker'])} · started {html.escape(report['started_at'])}"
-        f" (UTC) · {report['machine']['cores']} cores, {html.escape(report['machine']['cpu'])}"
+        f" · broker {html.escape(report['broker'])} · started "
+        f"{html.escape(report['started_at'].replace('T', ' ').replace('+00:00', ''))} UTC · {report['machine']['cores']} cores, {html.escape(report['machine']['cpu'])}"
     )
     headline = (
         f"delivered {_n(last['received'])} of {_n(last['expected'])} · "
