@@ -54,8 +54,9 @@ Decisions where the rules above are silent (made here, shared with the Rust read
   ``datetime`` starts at year 1, so year 0 is computed as year 400 minus one 400-year
   Gregorian cycle (146097 days); naive year-0 times use the zone offset of the same wall time
   in year 400 (every tzdb zone is on constant local mean time that early).
-* Results may lie outside ``datetime``'s range (``9999-12-31T23:59:59-23:59`` is in year
-  10000 UTC); they are plain integers here.
+* A result outside years 1-9999 UTC (``datetime``'s range: ``0000-…`` or
+  ``9999-12-31T23:59:59-23:59``, which is in year 10000 UTC) is a ``bad timestamp``: such a
+  time cannot be shown or handed to Python, so the line is skipped with its reason.
 * JSON integers of any length are numbers (Python's int/str digit limit is not a JSON rule).
   Nesting deeper than Python's recursion limit is counted as ``invalid JSON``; the generated
   test files never nest that deep.
@@ -136,8 +137,19 @@ def _wall_us(
     return seconds * US_PER_SECOND + micro, naive
 
 
+MIN_US = -62_135_596_800 * US_PER_SECOND  # 0001-01-01T00:00:00Z
+MAX_US = 253_402_300_800 * US_PER_SECOND - 1  # 9999-12-31T23:59:59.999999Z
+
+
 def parse_timestamp(text: str, zone: ZoneInfo) -> int:
     """UTC microseconds since the epoch for a record timestamp (rule 8); raises LineError."""
+    us = _parse_timestamp(text, zone)
+    if not MIN_US <= us <= MAX_US:
+        raise LineError("bad timestamp")
+    return us
+
+
+def _parse_timestamp(text: str, zone: ZoneInfo) -> int:
     m = TIMESTAMP_RE.fullmatch(text)
     if m is None:
         raise LineError("bad timestamp")

@@ -102,9 +102,8 @@ DST_EDGES = [
 
 # Timestamps that are valid by the grammar although unusual.
 ODD_VALID_TIMESTAMPS = [
-    "0000-01-01T00:00:00Z",
-    "0000-02-29T12:00:00",
-    "0001-01-01T00:00:00",
+    "0001-01-01T00:00:00Z",
+    "0001-01-02T00:00:00",
     "1893-04-01T00:00:00",
     "1970-01-01T00:00:00-00:00",
     "2000-02-29T00:00:00+00:00",
@@ -113,10 +112,14 @@ ODD_VALID_TIMESTAMPS = [
     "2025-10-26T02:30:00.5",
     "2025-10-26 02:30:00.123456789",
     "2026-01-01T00:00:00+23:59",
-    "9999-12-31T23:59:59.999999999-23:59",
-    "9999-12-31T23:59:59",
+    "9999-12-31T23:59:59.999999999+23:59",
+    "9999-12-30T23:59:59",
 ]
 BAD_TIMESTAMPS = [
+    # valid by the grammar, but outside years 1-9999 in UTC (Python's datetime range)
+    "0000-01-01T00:00:00Z",
+    "0000-02-29T12:00:00",
+    "9999-12-31T23:59:59.999999999-23:59",
     "",
     "now",
     "2025-02-29T00:00:00",
@@ -360,7 +363,8 @@ def format_timestamp(variant: str, d: datetime) -> str:
 start_times = st.one_of(
     st.sampled_from(DST_EDGES),
     st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2027, 12, 31)),
-    st.datetimes(),  # years 1..9999
+    # years 1..9999, a day clear of both ends (a zone's offset must not leave the range)
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
 )
 steps_us = st.one_of(
     st.sampled_from([0, 0, 0, 1, 999, 1_000, 250_000, 1_000_000, 1_800_000_000, -3_600_000_000]),
@@ -558,7 +562,9 @@ def session_files(
                 line = line.replace(MARKER_BYTES, rnd.choice(BAD_UTF8), 1)
             lines.append(line)
             with contextlib.suppress(OverflowError):  # leaves year 1..9999: keep the clock
-                clock += timedelta(microseconds=draw(steps_us))
+                nxt = clock + timedelta(microseconds=draw(steps_us))
+                if datetime(1, 1, 2) <= nxt <= datetime(9999, 12, 30):
+                    clock = nxt
         elif kind < 70:  # exact duplicate of the previous line
             if lines:
                 lines.append(lines[-1])

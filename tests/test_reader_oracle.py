@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mqtt_replay import open_session
 from reference_reader import RefResult, RefRow, read_reference
 from strategies import BAD_TIMESTAMPS, clean_session_files, session_files
 
@@ -307,9 +308,8 @@ def test_reference_metadata_and_header() -> None:
         ("2024-02-29T12:00:00Z", "UTC", 1709208000 * S),
         ("2024-02-29 12:00:00", "UTC", 1709208000 * S),
         ("9999-12-31T23:59:59Z", "UTC", 253402300799 * S),
-        ("9999-12-31T23:59:59-23:59", "UTC", (253402300799 + 86340) * S),
-        ("0000-03-01T00:00:00Z", "UTC", -719468 * 86400 * S),  # year 0 is valid
-        ("0000-02-29T00:00:00Z", "UTC", -719469 * 86400 * S),  # ... and a leap year
+        ("0001-01-01T00:00:00Z", "UTC", -62135596800 * S),  # the first instant Python holds
+        ("0001-01-01T01:00:00+01:00", "UTC", -62135596800 * S),
         # naive times: Europe/Berlin, winter +1, summer +2
         ("2025-11-10T17:51:51.093930", "Europe/Berlin", 1762793511 * S + 93_930),
         ("2025-11-10T17:51:51", "Europe/Berlin", 1762793511 * S),
@@ -334,6 +334,29 @@ def test_reference_metadata_and_header() -> None:
 def test_reference_timestamps(text: str, tz: str, expected: int) -> None:
     line = json.dumps({"topic": "t", "payload": "", "timestamp": text}).encode()
     assert [r.timestamp_us for r in _one_line(line, tz).rows] == [expected]
+
+
+OUT_OF_RANGE = [
+    "9999-12-31T23:59:59-23:59",  # year 10000 in UTC
+    "0000-03-01T00:00:00Z",  # year 0
+    "0000-02-29T00:00:00Z",
+    "0001-01-01T00:30:00+01:00",  # 0000-12-31 in UTC
+]
+
+
+@pytest.mark.parametrize("text", OUT_OF_RANGE)
+def test_timestamps_outside_years_1_to_9999_are_bad_lines(text: str, tmp_path: Path) -> None:
+    """Reported: such lines were accepted, then Session.start raised OverflowError and
+    `info`, `play` and the Library failed. Now they are skipped with their reason."""
+    line = json.dumps({"topic": "t", "payload": "", "timestamp": text}).encode()
+    assert _one_line(line).skipped == [(1, "bad timestamp")]
+    good = json.dumps({"topic": "t", "payload": "ok", "timestamp": "2026-01-01T00:00:00Z"})
+    f = tmp_path / "range.log"
+    f.write_bytes(line + b"\n" + good.encode() + b"\n")
+    s = open_session(f)
+    assert len(s) == 1 and [k.line for k in s.skipped] == [1]
+    assert "outside years 1-9999" in s.skipped[0].reason
+    assert s.start is not None and s.start.year == 2026
 
 
 @pytest.mark.parametrize("text", BAD_TIMESTAMPS)

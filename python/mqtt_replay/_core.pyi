@@ -4,6 +4,7 @@ from typing import Any, final
 
 __version__: str
 __all__ = [
+    "Probe",
     "Progress",
     "Recorder",
     "Replayer",
@@ -12,6 +13,7 @@ __all__ = [
     "bucket_counts",
     "fetch_payloads",
     "open_session",
+    "parse_broker_url",
     "sort_rows",
     "topic_stats",
 ]
@@ -92,6 +94,9 @@ class Replayer:
         session_name: str = ...,
         inflight: int = 1000,
         start_paused: bool = False,
+        strict: bool = False,
+        keepalive_s: int = 30,
+        give_up_s: float = 60.0,
     ) -> Replayer: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
@@ -126,3 +131,18 @@ class Recorder:
     ) -> Recorder: ...
     def status(self) -> dict[str, Any]: ...
     def stop(self) -> dict[str, Any]: ...
+
+@final
+class Probe:
+    def __new__(
+        cls,
+        broker_url: str,
+        *,
+        client_id: str,
+        topics: list[tuple[str, int]],
+        protocol: int = 4,
+    ) -> Probe: ...
+    def status(self) -> dict[str, Any]: ...
+    def stop(self) -> dict[str, Any]: ...
+
+def parse_broker_url(url: str) -> dict[str, Any]: ...

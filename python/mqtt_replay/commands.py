@@ -56,6 +56,9 @@ def cmd_play(args: argparse.Namespace) -> int:
         compress_gaps=args.compress_gaps,
         rewrite_time=args.rewrite_time,
         allow_remote=args.allow_remote,
+        strict=args.strict,
+        keepalive=args.keepalive,
+        give_up=args.give_up,
     )
     interrupted = False
     interval = 0.2 if sys.stderr.isatty() else 2.0
@@ -150,6 +153,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--compress-gaps", type=float, metavar="S", help="cap idle gaps at S seconds")
     p.add_argument("--rewrite-time", action="store_true", help="set payload time fields to now")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback broker")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse the replay if any topic cannot be published (else: counted as failed)",
+    )
+    p.add_argument(
+        "--keepalive", type=int, default=30, metavar="S", help="MQTT keepalive in seconds (30)"
+    )
+    p.add_argument(
+        "--give-up",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="end with an error after S seconds without progress from the broker (60)",
+    )
     p.add_argument("--report", help="write the fidelity report (JSON) here")
     p.add_argument("--json", action="store_true", help="print the report on stdout")
     p.add_argument("--tz", default=DEFAULT_TZ)

@@ -42,6 +42,11 @@ class SessionParseError(SessionFormatError):
         self.reason = reason
 
 
+class SessionChangedError(SessionFormatError):
+    """The file of an index-mode session changed since it was indexed: its payload offsets
+    no longer point at the messages. Open the session again."""
+
+
 class InvalidOptionError(MqttReplayError, ValueError):
     """A caller passed an option the library cannot honour (unknown zone, bad URL, …)."""
 

@@ -130,7 +130,8 @@ class Recorder:
 
     def status(self) -> dict[str, Any]:
         """state (recording/stopped), subscribed, last_gap (why the broker was lost last),
-        messages, bytes, excluded, dropped_retained, reconnects,
+        messages and bytes (written to the file), lost (received but not written, e.g. on a
+        full disk), excluded, dropped_retained, reconnects,
         file (current), files (all parts), started_ns, elapsed_s, rate (msg/s), error."""
         status = dict(self._core.status())
         if self._stopped_ns is None and status["state"] == "stopped":

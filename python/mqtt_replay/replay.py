@@ -90,7 +90,16 @@ class Replayer:
       fields (timestamp, ts, startedAt, …) to the wall clock;
     - ``allow_remote``: needed for a broker that is not on a loopback address;
     - ``status_topic``: retained status announcements (None disables);
-    - ``inflight``: QoS 1 window; ``paused``: start paused.
+    - ``inflight``: QoS 1 window; ``paused``: start paused;
+    - ``strict``: refuse the replay when any message's outgoing topic cannot be published
+      (wildcards, U+0000, empty, over 65,535 bytes); otherwise each such message is counted
+      as failed with its reason and never sent;
+    - ``keepalive``: seconds; a broker that stops answering is detected within it and handled
+      like a lost connection; ``give_up``: seconds without progress from the broker after
+      which the replay ends with an error (state ``failed``).
+
+    "Sent" means written to the socket for QoS 0 (there is no acknowledgement) and taken
+    into the in-flight window for QoS 1, where ``failed`` counts what was never acknowledged.
 
     Raises :class:`~mqtt_replay.errors.BrokerError` when the broker cannot be reached or is
     not allowed, :class:`~mqtt_replay.errors.InvalidOptionError` for bad options.
@@ -120,6 +129,9 @@ class Replayer:
         inflight: int = 1000,
         paused: bool = False,
         tz: str | None = None,
+        strict: bool = False,
+        keepalive: int = 30,
+        give_up: float = 60.0,
     ) -> None:
         if not isinstance(session, Session):
             session = open_session(Path(session), tz=tz or DEFAULT_TZ)
@@ -166,6 +178,9 @@ class Replayer:
             session_name=session.name,
             inflight=inflight,
             start_paused=paused,
+            strict=strict,
+            keepalive_s=int(keepalive),
+            give_up_s=float(give_up),
         )
 
     # -- controls (all take effect immediately, also while playing) ------------------
@@ -226,8 +241,14 @@ class Replayer:
             "elapsed_s",
             "rate",
             "error",
+            "acked",
+            "failures",
         )
         report = {k: s[k] for k in keys}
+        report["delivery"] = (
+            "QoS 0: sent = written to the socket (no acknowledgement); "
+            "QoS 1: sent = published, failed includes every message never acknowledged"
+        )
         report["session"] = str(self.session.path)
         return report
 

@@ -8,8 +8,8 @@ the Rust core and hands the result to pyarrow without copying. Two modes:
 ``index``
     only the small columns plus each payload's byte span in the file; payloads are read on
     demand with :meth:`Session.payloads`. The index is cached (Arrow IPC, memory-mapped on
-    reopen) keyed by path, size, mtime and zone, so a second open of a big session is
-    near-instant. SQLite and ZIP sessions are always read in full.
+    reopen) keyed by path, zone and the file's fingerprint (size, mtime, inode, sampled
+    content), so a second open of a big session is near-instant; a changed file is noticed. SQLite and ZIP sessions are always read in full.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,10 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mqtt_replay import _core
-from mqtt_replay.errors import InvalidOptionError, SessionParseError
+from mqtt_replay.errors import InvalidOptionError, SessionChangedError, SessionParseError
 
 DEFAULT_TZ = "Europe/Berlin"
-INDEX_CACHE_VERSION = "2"
+INDEX_CACHE_VERSION = "3"
 # The index cache keeps the most recently used indexes within these bounds.
 CACHE_MAX_BYTES = 4 * 1024**3
 CACHE_MAX_FILES = 200
@@ -49,6 +50,40 @@ class SkippedLine:
     line: int
     reason: str
     text: str
+
+
+FINGERPRINT_EDGE = 64 * 1024
+FINGERPRINT_SAMPLES = 16
+FINGERPRINT_SAMPLE = 4096
+
+
+def file_fingerprint(path: Path) -> str | None:
+    """What tells an index that its file is unchanged: size, mtime (ns), inode, a hash of the
+    first and last 64 KiB and of 16 blocks of 4 KiB spread over the rest. None for anything
+    but a regular file (a FIFO must never be opened here: the read would block)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}".encode())
+    size = st.st_size
+    try:
+        with path.open("rb") as f:
+            h.update(f.read(FINGERPRINT_EDGE))
+            if size > 2 * FINGERPRINT_EDGE:
+                span = size - 2 * FINGERPRINT_EDGE
+                for k in range(FINGERPRINT_SAMPLES):
+                    f.seek(FINGERPRINT_EDGE + span * k // FINGERPRINT_SAMPLES)
+                    h.update(f.read(FINGERPRINT_SAMPLE))
+            if size > FINGERPRINT_EDGE:
+                f.seek(max(FINGERPRINT_EDGE, size - FINGERPRINT_EDGE))
+                h.update(f.read(FINGERPRINT_EDGE))
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
 def default_cache_dir() -> Path:
@@ -89,6 +124,8 @@ class Session:
         self._data = data
         self._full: pa.Table | None = data if mode == "full" else None
         self._lock = threading.Lock()
+        # Index mode: the file's fingerprint when it was indexed (checked on every read).
+        self.fingerprint: str | None = None
 
     # -- shape -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -139,10 +176,17 @@ class Session:
                 if len(rows) < 64
                 else (col.take(pa.array(rows, type=pa.int64())).to_pylist())
             )
+        self._check_unchanged()
         idx = pa.array(rows, type=pa.int64())
         offsets = self._data.column("offset").take(idx).to_pylist()
         lengths = self._data.column("length").take(idx).to_pylist()
         return _core.fetch_payloads(str(self.path), offsets, lengths)
+
+    def _check_unchanged(self) -> None:
+        if self.fingerprint is not None and file_fingerprint(self.path) != self.fingerprint:
+            raise SessionChangedError(
+                f"{self.path}: the file changed since it was indexed; open the session again"
+            )
 
     def payload(self, row: int) -> str:
         return self.payloads([row])[0]
@@ -213,12 +257,12 @@ def _run_with_progress(
     return result[0]
 
 
-def _cache_file(cache_dir: Path, path: Path, st: os.stat_result, tz: str) -> Path:
+def _cache_file(cache_dir: Path, path: Path, fingerprint: str, tz: str) -> Path:
     key = hashlib.sha256(f"{path}\0{tz}\0{INDEX_CACHE_VERSION}".encode()).hexdigest()[:20]
-    return cache_dir / f"{path.name}.{key}.{st.st_size}.{st.st_mtime_ns}.arrow"
+    return cache_dir / f"{path.name}.{key}.{fingerprint}.arrow"
 
 
-def _load_cached(file: Path, path: Path, tz: str) -> Session | None:
+def _load_cached(file: Path, path: Path, tz: str, fingerprint: str) -> Session | None:
     try:
         reader = pa.ipc.open_file(pa.memory_map(str(file), "r"))
         table = reader.read_all()
@@ -230,7 +274,7 @@ def _load_cached(file: Path, path: Path, tz: str) -> Session | None:
     if meta.get("version") != INDEX_CACHE_VERSION:
         return None
     table = table.replace_schema_metadata(None)
-    return Session(
+    session = Session(
         path,
         data=table,
         mode="index",
@@ -242,6 +286,8 @@ def _load_cached(file: Path, path: Path, tz: str) -> Session | None:
         tz=tz,
         from_cache=True,
     )
+    session.fingerprint = fingerprint
+    return session
 
 
 def _store_cached(file: Path, session: Session, header_json: str | None) -> None:
@@ -263,8 +309,8 @@ def _store_cached(file: Path, session: Session, header_json: str | None) -> None
     except OSError:
         tmp.unlink(missing_ok=True)  # a cache we cannot write is only slower, not wrong
         return
-    # Older indexes of the same file (other size/mtime) are stale now.
-    prefix = file.name.rsplit(".", 3)[0]
+    # Older indexes of the same file (other fingerprints) are stale now.
+    prefix = file.name.rsplit(".", 2)[0]
     for old in file.parent.glob(f"{prefix}.*.arrow"):
         if old != file:
             old.unlink(missing_ok=True)
@@ -333,22 +379,20 @@ def open_session(
         raise InvalidOptionError(f"mode must be 'full' or 'index', not {mode!r}")
     p = Path(path).expanduser().absolute()
     cache_file: Path | None = None
-    if mode == "index" and cache is not False and p.suffix.lower() not in {".zip", ".db"}:
-        try:
-            st = p.stat()
-        except OSError:
-            st = None
-        if st is not None:
-            cache_dir = default_cache_dir() if cache is True else Path(cache)
-            cache_file = _cache_file(cache_dir, p, st, tz)
-            if cache_file.exists():
-                cached = _load_cached(cache_file, p, tz)
-                if cached is not None:
-                    if strict and cached.skipped:
-                        _raise_first_skipped(cached)
-                    if progress is not None:
-                        progress(st.st_size, st.st_size)
-                    return cached
+    # Taken before parsing: a change while parsing makes later reads fail, never lie.
+    fingerprint = file_fingerprint(p) if mode == "index" else None
+    if fingerprint is not None and cache is not False and p.suffix.lower() not in {".zip", ".db"}:
+        cache_dir = default_cache_dir() if cache is True else Path(cache)
+        cache_file = _cache_file(cache_dir, p, fingerprint, tz)
+        if cache_file.exists():
+            cached = _load_cached(cache_file, p, tz, fingerprint)
+            if cached is not None:
+                if strict and cached.skipped:
+                    _raise_first_skipped(cached)
+                if progress is not None:
+                    size = p.stat().st_size
+                    progress(size, size)
+                return cached
     try:
         total = p.stat().st_size
     except OSError:
@@ -374,6 +418,8 @@ def open_session(
         tz=tz,
     )
     session.parse_seconds = time.perf_counter() - started  # type: ignore[attr-defined]
+    if session.mode == "index":
+        session.fingerprint = fingerprint
     if cache_file is not None and session.mode == "index":
         _store_cached(cache_file, session, raw.header_json)
     return session

@@ -264,7 +264,13 @@ impl ChunkParser<'_> {
                 };
                 let parsed = time::parse(bytes).and_then(|p| time::resolve(p, &self.zone));
                 match parsed {
-                    Some(us) => Some(us),
+                    Some(us) if time::in_range(us) => Some(us),
+                    Some(_) => {
+                        return Err(LineError::Skip(format!(
+                            "bad timestamp: {:?} lies outside years 1-9999 (UTC)",
+                            String::from_utf8_lossy(bytes)
+                        )))
+                    }
                     None => {
                         return Err(LineError::Skip(format!(
                             "bad timestamp: {:?} is not YYYY-MM-DDTHH:MM:SS[.f][Z|±HH:MM]",
@@ -314,6 +320,16 @@ impl ChunkParser<'_> {
         let binary = fields.encoding.is_some_and(|v| {
             matches!(v.kind, Kind::Str { escaped: false }) && &line[v.start..v.end] == b"base64"
         });
+        if let Some(v) = payload {
+            // Arrow string offsets are 32-bit (full mode) and index spans store a u32 length:
+            // a larger payload is reported, never truncated.
+            if v.end - v.start > MAX_PAYLOAD_BYTES {
+                return Err(LineError::Skip(format!(
+                    "payload of {} bytes exceeds the reader's limit of {MAX_PAYLOAD_BYTES} bytes",
+                    v.end - v.start
+                )));
+            }
+        }
         let c = &mut self.out.cols;
         c.timestamp.push(ts.unwrap_or(0));
         c.timestamp_valid.push(ts.is_some());
@@ -349,6 +365,9 @@ impl ChunkParser<'_> {
         Ok(())
     }
 }
+
+/// Largest payload (escaped bytes in the file) one message may carry: 1 GiB.
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 30;
 
 fn parse_chunk(
     buf: &[u8],

@@ -8,7 +8,7 @@
 //! `flush_interval`, so a crash loses at most that much and leaves a readable file.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
@@ -63,6 +63,8 @@ pub struct RecorderStatus {
     pub subscribed: bool,
     /// Why the connection was lost last (a refused subscription, a broker restart, …).
     pub last_gap: Option<String>,
+    /// Messages received but lost because they could not be written (e.g. a full disk).
+    pub lost: u64,
 }
 
 /// Matches an MQTT topic filter (`+`, `#`).
@@ -89,16 +91,26 @@ fn local_parts(ns: i64, tz: &jiff::tz::TimeZone) -> (String, String) {
     )
 }
 
+/// One file of a recording. Lines collect in `buf` and reach the file on flush; only then
+/// do they count, so the counters always describe what the file holds (a full disk loses the
+/// buffer, never the agreement between counters, header and file).
 struct Part {
     path: PathBuf,
-    out: BufWriter<File>,
+    file: File,
+    buf: Vec<u8>,
+    buf_messages: u64,
+    buf_message_bytes: u64,
     header_len: usize,
     started_ns: i64,
     opened: Instant,
+    /// Messages and bytes in the file.
     messages: u64,
     bytes: u64,
     index: u32,
 }
+
+/// Buffered bytes that trigger a write before the flush interval.
+const PART_BUF: usize = 1 << 20;
 
 struct Writer {
     cfg: RecorderConfig,
@@ -254,7 +266,10 @@ impl Writer {
             .map_err(io)?;
         let mut part = Part {
             path: path.clone(),
-            out: BufWriter::with_capacity(1 << 20, file),
+            file,
+            buf: Vec::with_capacity(PART_BUF + 64 * 1024),
+            buf_messages: 0,
+            buf_message_bytes: 0,
             header_len: 0,
             started_ns: now,
             opened: Instant::now(),
@@ -264,16 +279,14 @@ impl Writer {
         };
         let header = self.header_json(&part, None);
         let reserved = header.len() + HEADER_RESERVE;
-        part.out.write_all(&header).map_err(io)?;
-        part.out
-            .write_all(&vec![b' '; reserved - header.len()])
-            .map_err(io)?;
-        part.out.write_all(b"\n").map_err(io)?;
-        part.out.flush().map_err(io)?;
+        let mut first = header;
+        first.resize(reserved, b' ');
+        first.push(b'\n');
+        part.file.write_all(&first).map_err(io)?;
         part.header_len = reserved;
         part.bytes = reserved as u64 + 1;
         {
-            let mut st = self.status.lock().unwrap();
+            let mut st = lock(&self.status);
             st.file = Some(path.clone());
             st.files.push(path);
         }
@@ -281,36 +294,79 @@ impl Writer {
         Ok(())
     }
 
-    /// Rewrites the header in place (end time, counts) and closes the part.
+    /// Writes what is buffered; on failure (a full disk) the partial write is cut off again,
+    /// so the file ends after its last whole line and the counters stay true.
+    fn flush_part(part: &mut Part, status: &Mutex<RecorderStatus>) -> Result<()> {
+        if part.buf.is_empty() {
+            return Ok(());
+        }
+        let result = part.file.write_all(&part.buf);
+        let (n, lines, line_bytes) = (
+            part.buf.len() as u64,
+            part.buf_messages,
+            part.buf_message_bytes,
+        );
+        part.buf.clear();
+        part.buf_messages = 0;
+        part.buf_message_bytes = 0;
+        match result {
+            Ok(()) => {
+                part.bytes += n;
+                part.messages += lines;
+                let mut st = lock(status);
+                st.messages += lines;
+                st.bytes += line_bytes;
+                Ok(())
+            }
+            Err(e) => {
+                // Cut the partial line; truncating frees space, so it works on a full disk.
+                let _ = part.file.set_len(part.bytes);
+                let _ = part.file.seek(SeekFrom::Start(part.bytes));
+                lock(status).lost += lines;
+                Err(Error::Io {
+                    path: part.path.clone(),
+                    source: e,
+                })
+            }
+        }
+    }
+
+    /// Rewrites the header in place (end time, counts of what the file holds) and closes
+    /// the part, also after a failed write: the header never stays unfinished.
     fn close_part(&mut self) -> Result<()> {
         let Some(mut part) = self.part.take() else {
             return Ok(());
         };
+        let flushed = Self::flush_part(&mut part, &self.status);
         let path = part.path.clone();
         let io = |e: std::io::Error| Error::Io {
             path: path.clone(),
             source: e,
         };
-        part.out.flush().map_err(io)?;
         let header = self.header_json(&part, Some(now_ns()));
         if header.len() <= part.header_len {
-            let mut file = part.out.into_inner().map_err(|e| io(e.into_error()))?;
-            file.seek(SeekFrom::Start(0)).map_err(io)?;
             let mut line = header;
             line.resize(part.header_len, b' ');
-            file.write_all(&line).map_err(io)?;
-            file.sync_all().map_err(io)?;
+            part.file.seek(SeekFrom::Start(0)).map_err(io)?;
+            part.file.write_all(&line).map_err(io)?;
+            part.file.sync_all().map_err(io)?;
         }
-        Ok(())
+        flushed
     }
 
-    fn write_line(&mut self, line: &[u8]) -> Result<()> {
-        let part = self.part.as_mut().expect("open part");
-        part.out.write_all(line).map_err(|e| Error::Io {
-            path: part.path.clone(),
-            source: e,
-        })?;
-        part.bytes += line.len() as u64;
+    /// Buffers a line (a message when `message`); writes when the buffer is full.
+    fn write_line(&mut self, line: &[u8], message: bool) -> Result<()> {
+        let Some(part) = self.part.as_mut() else {
+            return Err(Error::Invalid("recorder: no open file".into()));
+        };
+        part.buf.extend_from_slice(line);
+        if message {
+            part.buf_messages += 1;
+            part.buf_message_bytes += line.len() as u64;
+        }
+        if part.buf.len() >= PART_BUF {
+            return Self::flush_part(part, &self.status);
+        }
         Ok(())
     }
 
@@ -321,7 +377,7 @@ impl Writer {
             self.dump_since = None;
         }
         {
-            let mut st = self.status.lock().unwrap();
+            let mut st = lock(&self.status);
             if in_dump && !self.cfg.keep_retained {
                 st.dropped_retained += 1;
                 return Ok(());
@@ -368,26 +424,18 @@ impl Writer {
             .extend_from_slice(m.received_ns.to_string().as_bytes());
         self.line.extend_from_slice(b"}\n");
         let line = std::mem::take(&mut self.line);
-        let line_len = line.len();
-        let r = self.write_line(&line);
+        let r = self.write_line(&line, true);
         self.line = line;
-        r?;
-        let part = self.part.as_mut().expect("open part");
-        part.messages += 1;
-        let mut st = self.status.lock().unwrap();
-        st.messages += 1;
-        st.bytes += line_len as u64;
-        Ok(())
+        r
     }
 
     fn rotate_if_due(&mut self) -> Result<()> {
         let Some(part) = self.part.as_ref() else {
             return self.open_part();
         };
-        let by_size = self
-            .cfg
-            .rotate_bytes
-            .is_some_and(|b| part.bytes >= b && part.messages > 0);
+        let by_size = self.cfg.rotate_bytes.is_some_and(|b| {
+            part.bytes + part.buf.len() as u64 >= b && part.messages + part.buf_messages > 0
+        });
         let by_time = self
             .cfg
             .rotate_after
@@ -400,14 +448,18 @@ impl Writer {
     }
 
     fn flush(&mut self) -> Result<()> {
-        if let Some(part) = self.part.as_mut() {
-            part.out.flush().map_err(|e| Error::Io {
-                path: part.path.clone(),
-                source: e,
-            })?;
+        match self.part.as_mut() {
+            Some(part) => Self::flush_part(part, &self.status),
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// The status lock, also after a panic elsewhere (the counters stay readable).
+fn lock(status: &Mutex<RecorderStatus>) -> std::sync::MutexGuard<'_, RecorderStatus> {
+    status
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Handle of a running recorder. Dropping it stops the recording cleanly.
@@ -458,21 +510,23 @@ impl Recorder {
                     match rx.recv_timeout(interval.min(Duration::from_millis(100))) {
                         Ok(SubEvent::Message(m)) => result = writer.message(&m),
                         Ok(SubEvent::Disconnected { at_ns, reason }) => {
-                            writer.status.lock().unwrap().last_gap = Some(reason.clone());
+                            lock(&writer.status).last_gap = Some(reason.clone());
                             let line = serde_json::json!({
                                 "_kind": "gap", "at": iso_ms(at_ns), "reason": reason,
                             });
                             let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
                             bytes.push(b'\n');
-                            result = writer.write_line(&bytes).and_then(|()| writer.flush());
+                            result = writer
+                                .write_line(&bytes, false)
+                                .and_then(|()| writer.flush());
                         }
                         Ok(SubEvent::Connected { .. }) => {
                             // The first one is the initial subscription; later ones reconnects.
                             if connected_once {
-                                writer.status.lock().unwrap().reconnects += 1;
+                                lock(&writer.status).reconnects += 1;
                             }
                             connected_once = true;
-                            writer.status.lock().unwrap().subscribed = true;
+                            lock(&writer.status).subscribed = true;
                             writer.dump_since = Some(Instant::now());
                         }
                         Err(RecvTimeoutError::Timeout) => {}
@@ -483,18 +537,19 @@ impl Recorder {
                         last_flush = Instant::now();
                     }
                     if let Err(e) = &result {
-                        writer.status.lock().unwrap().error = Some(e.to_string());
+                        lock(&writer.status).error = Some(e.to_string());
                         break;
                     }
                 }
+                // After an error nobody may be calling stop(): end the subscription ourselves.
+                stop2.store(true, Ordering::Relaxed);
                 drop(sub_thread.join());
                 let r = writer.close_part();
-                let mut st = writer.status.lock().unwrap();
+                let mut st = lock(&writer.status);
                 if let Err(e) = r {
                     st.error.get_or_insert(e.to_string());
                 }
                 st.state = "stopped";
-                drop(stop2);
             })
             .map_err(|e| Error::Broker(e.to_string()))?;
         let mut rec = Recorder {
@@ -524,7 +579,7 @@ impl Recorder {
     }
 
     pub fn status(&self) -> RecorderStatus {
-        self.status.lock().unwrap().clone()
+        lock(&self.status).clone()
     }
 
     /// Stops, writes the final header and waits for the threads.

@@ -53,6 +53,10 @@ pub enum ScanError {
     NotObject,
 }
 
+/// Deepest nesting of a line the scanner accepts: far above real data and above what
+/// Python's `json` reads with its default recursion limit (about 1,000 levels).
+pub const MAX_DEPTH: u32 = 4096;
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
@@ -464,10 +468,11 @@ impl<const NL: bool> Scanner<'_, NL> {
         Ok(kind)
     }
 
-    /// Scans any value at the cursor (after whitespace) and returns its span.
+    /// Scans any value at the cursor (after whitespace) and returns its span. Recursion is
+    /// bounded by [`MAX_DEPTH`], which fits a 2 MiB thread stack (tested).
     fn value(&mut self, depth: u32) -> Result<Value, ScanError> {
-        if depth > 512 {
-            return Err(syntax("nesting too deep", self.i));
+        if depth > MAX_DEPTH {
+            return Err(syntax("nesting deeper than 4,096 levels", self.i));
         }
         let start = self.i;
         let kind = match self.peek() {
@@ -1235,5 +1240,39 @@ mod tests {
         assert_eq!(unescape(br"\ud83dA"), "\u{FFFD}A");
         assert_eq!(unescape(br"\ude00\u0041"), "\u{FFFD}A");
         assert_eq!(unescape(br"\ud83d\u0041"), "\u{FFFD}A");
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    fn nested(depth: usize) -> Vec<u8> {
+        let mut s = b"{\"topic\":\"t\",\"payload\":\"x\",\"meta\":".to_vec();
+        s.extend(std::iter::repeat_n(b'[', depth));
+        s.extend(std::iter::repeat_n(b']', depth));
+        s.push(b'}');
+        s
+    }
+
+    #[test]
+    fn deep_lines_that_python_reads_are_kept() {
+        // Reported: lines nested 513-900 deep were skipped though Python's json reads them.
+        // Run where the scanner runs: a 2 MiB thread stack (rayon's and Rust's default).
+        let ok = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                for d in [513, 900, 2000, MAX_DEPTH as usize - 1] {
+                    assert!(scan_line(&nested(d)).is_ok(), "depth {d}");
+                }
+                match scan_line(&nested(MAX_DEPTH as usize + 5)) {
+                    Err(ScanError::Syntax(e)) => e.to_string(),
+                    _ => String::from("accepted"),
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(ok.contains("nesting deeper than 4,096 levels"), "{ok}");
     }
 }

@@ -87,9 +87,35 @@ fn container_of(path: &Path) -> Container {
     }
 }
 
+/// Refuses anything but a regular file (after following symlinks) before a single byte is
+/// read: a FIFO would block forever, a device never ends, a directory is not a session.
+pub fn check_regular_file(path: &Path) -> Result<u64> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).map_err(io_err(path))?;
+    let ft = meta.file_type();
+    let what = if ft.is_file() {
+        return Ok(meta.len());
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    Err(Error::Format {
+        path: path.to_path_buf(),
+        reason: format!("is {what}, not a session file"),
+    })
+}
+
 /// Opens and parses a session. Releases nothing itself; callers decide about threads.
 pub fn open(path: &Path, opts: &Options, progress: Option<&AtomicU64>) -> Result<Session> {
     Zone::new(&opts.tz).map_err(Error::Invalid)?;
+    check_regular_file(path)?;
     let container = container_of(path);
     let (parsed, mode, bytes) = match container {
         Container::Ndjson => {
@@ -198,8 +224,22 @@ fn finish(
     })
 }
 
+/// Largest decompressed session a ZIP may yield, and the largest expansion ratio: a small
+/// archive must not become gigabytes in memory (a "zip bomb").
+pub const ZIP_MAX_BYTES: u64 = 4 << 30;
+pub const ZIP_MAX_RATIO: u64 = 100;
+
+/// Names a ZIP member may have to count as the session log.
+fn is_session_log_name(base: &str) -> bool {
+    let lower = base.to_ascii_lowercase();
+    [".log", ".ndjson", ".jsonl", ".json"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
+}
+
 fn read_zip_member(path: &Path) -> Result<Vec<u8>> {
     let file = File::open(path).map_err(io_err(path))?;
+    let archive_len = file.metadata().map_err(io_err(path))?.len();
     let fmt = |reason: String| Error::Format {
         path: path.to_path_buf(),
         reason,
@@ -207,6 +247,7 @@ fn read_zip_member(path: &Path) -> Result<Vec<u8>> {
     let mut archive =
         zip::ZipArchive::new(file).map_err(|e| fmt(format!("not a ZIP file: {e}")))?;
     let mut candidates = Vec::new();
+    let mut others = Vec::new();
     for i in 0..archive.len() {
         let entry = archive.by_index(i).map_err(|e| fmt(e.to_string()))?;
         let name = entry.name().to_string();
@@ -214,19 +255,58 @@ fn read_zip_member(path: &Path) -> Result<Vec<u8>> {
         if entry.is_dir() || name.starts_with("__MACOSX/") || base.starts_with("._") {
             continue;
         }
-        candidates.push(i);
+        if is_session_log_name(base) {
+            candidates.push((i, name));
+        } else {
+            others.push(name);
+        }
     }
-    let [index] = candidates[..] else {
-        return Err(fmt(format!(
-            "expected exactly one session log in the archive, found {}",
-            candidates.len()
-        )));
+    let (index, name) = match candidates.len() {
+        1 => candidates.swap_remove(0),
+        0 => {
+            let found = if others.is_empty() {
+                "it is empty".to_string()
+            } else {
+                format!("it holds {}", others.join(", "))
+            };
+            return Err(fmt(format!(
+                "no session log (.log, .ndjson, .jsonl or .json) in this ZIP: {found}"
+            )));
+        }
+        n => {
+            let names: Vec<&str> = candidates.iter().map(|(_, n)| n.as_str()).collect();
+            return Err(fmt(format!(
+                "expected one session log in the ZIP, found {n}: {}",
+                names.join(", ")
+            )));
+        }
     };
-    let mut entry = archive.by_index(index).map_err(|e| fmt(e.to_string()))?;
+    let limit = ZIP_MAX_BYTES.min(archive_len.max(1 << 20).saturating_mul(ZIP_MAX_RATIO));
+    let entry = archive.by_index(index).map_err(|e| fmt(e.to_string()))?;
+    let too_big = |size: u64| {
+        fmt(format!(
+            "ZIP member {name} decompresses to {size} bytes or more, beyond the limit of {limit} \
+             bytes ({ZIP_MAX_RATIO}x the archive, at most {ZIP_MAX_BYTES}); unpack it \
+             yourself and open the .log"
+        ))
+    };
+    if entry.size() > limit {
+        return Err(too_big(entry.size()));
+    }
     let mut buf = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
-    entry.read_to_end(&mut buf).map_err(io_err(path))?;
+    // The declared size may lie: read at most one byte past the limit.
+    entry
+        .take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(io_err(path))?;
+    if buf.len() as u64 > limit {
+        return Err(too_big(buf.len() as u64));
+    }
     Ok(buf)
 }
+
+/// Payload bytes per batch from SQLite (Arrow string offsets are 32-bit).
+const SQLITE_BATCH_BYTES: usize = 512 << 20;
 
 /// Reads the `mqtt_messages` table (narrow or legacy wide schema) in `id` order.
 fn read_sqlite(path: &Path, tz: &str) -> std::result::Result<Parsed, String> {
@@ -290,7 +370,12 @@ fn read_sqlite(path: &Path, tz: &str) -> std::result::Result<Parsed, String> {
         let ts = match ts_text {
             None => None,
             Some(t) => match time::parse(t.as_bytes()).and_then(|p| time::resolve(p, &zone)) {
-                Some(us) => Some(us),
+                Some(us) if time::in_range(us) => Some(us),
+                Some(_) => {
+                    let why = format!("bad timestamp: {t:?} lies outside years 1-9999 (UTC)");
+                    skip(&mut parsed, &why, &topic);
+                    continue;
+                }
                 None => {
                     skip(&mut parsed, &format!("bad timestamp: {t:?}"), &topic);
                     continue;
@@ -314,6 +399,11 @@ fn read_sqlite(path: &Path, tz: &str) -> std::result::Result<Parsed, String> {
         cols.retain.push(retain != 0);
         cols.binary.push(false);
         cols.line.push(line);
+        if cols.payload.data.len() >= SQLITE_BATCH_BYTES {
+            // 32-bit offsets: one batch must stay below 2 GiB of payload text.
+            parsed.batches.push(std::mem::take(&mut cols));
+            cols.payload.offsets.push(0);
+        }
     }
     if !cols.is_empty() {
         parsed.batches.push(cols);
@@ -323,6 +413,7 @@ fn read_sqlite(path: &Path, tz: &str) -> std::result::Result<Parsed, String> {
 
 /// Reads the payloads at the given raw spans of an NDJSON file and unescapes them.
 pub fn fetch_payloads(path: &Path, spans: &[(u64, u32)]) -> Result<Vec<String>> {
+    check_regular_file(path)?;
     let file = File::open(path).map_err(io_err(path))?;
     let len = file.metadata().map_err(io_err(path))?.len();
     if spans.is_empty() {

@@ -181,6 +181,16 @@ impl Zone {
     }
 }
 
+/// First and last microsecond a timestamp may name: years 1 to 9999 in UTC, the range of
+/// Python's `datetime` (and of Arrow timestamps read back into Python).
+pub const MIN_US: i64 = -62_135_596_800_000_000;
+pub const MAX_US: i64 = 253_402_300_799_999_999;
+
+/// True when a UTC timestamp lies within years 1–9999.
+pub fn in_range(us: i64) -> bool {
+    (MIN_US..=MAX_US).contains(&us)
+}
+
 /// Resolves a parsed timestamp to UTC microseconds.
 pub fn resolve(p: Parsed, zone: &Zone) -> Option<i64> {
     match p.offset_s {
@@ -218,6 +228,19 @@ mod tests {
         // Fold (02:30 happens twice on 2025-10-26): the earlier (+2).
         assert_eq!(utc("2025-10-26T02:30:00"), utc("2025-10-26T00:30:00Z"));
         assert_eq!(utc("9999-12-30T23:00:00"), 253_402_207_200_000_000);
+    }
+
+    #[test]
+    fn range_is_years_1_to_9999() {
+        assert_eq!(days_from_civil(1, 1, 1) * 86_400 * US_PER_SEC, MIN_US);
+        assert_eq!(
+            days_from_civil(10_000, 1, 1) * 86_400 * US_PER_SEC - 1,
+            MAX_US
+        );
+        assert!(!in_range(utc("0000-12-31T23:59:59Z")));
+        assert!(in_range(utc("0001-01-01T00:00:00Z")));
+        assert!(in_range(utc("9999-12-31T23:59:59.999999Z")));
+        assert!(!in_range(utc("9999-12-31T23:59:59-01:00")));
     }
 
     #[test]

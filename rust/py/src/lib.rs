@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
 mod agg;
+mod probe;
 mod recorder;
 mod replay;
 
@@ -211,6 +212,23 @@ fn fetch_payloads(
         .map_err(|e| to_py_err(py, e))
 }
 
+/// The broker URL parser and loopback rule of the engine, for Python callers: host, port,
+/// tls, username, has_password, loopback and the URL with its password redacted.
+#[pyfunction]
+fn parse_broker_url<'py>(py: Python<'py>, url: &str) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let cfg = core::mqtt::BrokerConfig::parse(url, "").map_err(|e| to_py_err(py, e))?;
+    let loopback = py.detach(|| cfg.is_loopback());
+    let d = pyo3::types::PyDict::new(py);
+    d.set_item("host", &cfg.host)?;
+    d.set_item("port", cfg.port)?;
+    d.set_item("tls", cfg.tls.is_some())?;
+    d.set_item("username", &cfg.username)?;
+    d.set_item("has_password", cfg.password.is_some())?;
+    d.set_item("loopback", loopback)?;
+    d.set_item("redacted", core::mqtt::redact(url))?;
+    Ok(d)
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -223,5 +241,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(agg::sort_rows, m)?)?;
     m.add_class::<replay::Replayer>()?;
     m.add_class::<recorder::Recorder>()?;
+    m.add_class::<probe::Probe>()?;
+    m.add_function(wrap_pyfunction!(parse_broker_url, m)?)?;
     Ok(())
 }

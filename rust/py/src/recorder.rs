@@ -38,6 +38,7 @@ fn status_dict<'py>(py: Python<'py>, s: &RecorderStatus) -> PyResult<Bound<'py, 
     d.set_item("error", s.error.clone())?;
     d.set_item("subscribed", s.subscribed)?;
     d.set_item("last_gap", s.last_gap.clone())?;
+    d.set_item("lost", s.lost)?;
     Ok(d)
 }
 

@@ -54,6 +54,7 @@ impl Replayer {
         from_us = None, to_us = None, allowed = None, rename = None, qos = None, retain = None,
         prime = "off", compress_gap_us = None, rewrite_time = false,
         status_topic = None, session_name = String::new(), inflight = 1000, start_paused = false,
+        strict = false, keepalive_s = 30, give_up_s = 60.0,
     ))]
     #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
     fn new(
@@ -77,9 +78,22 @@ impl Replayer {
         session_name: String,
         inflight: usize,
         start_paused: bool,
+        strict: bool,
+        keepalive_s: u16,
+        give_up_s: f64,
     ) -> PyResult<Self> {
         let batches = import_stream(py, table)?;
-        let broker = BrokerConfig::parse(broker_url, client_id).map_err(|e| to_py_err(py, e))?;
+        let mut broker =
+            BrokerConfig::parse(broker_url, client_id).map_err(|e| to_py_err(py, e))?;
+        if keepalive_s == 0 {
+            let msg = "keepalive_s must be at least 1".to_string();
+            return Err(raise(py, "InvalidOptionError", msg, None));
+        }
+        broker.keep_alive_s = keepalive_s;
+        if !(give_up_s.is_finite() && give_up_s > 0.0) {
+            let msg = format!("give_up_s must be a positive number of seconds, not {give_up_s}");
+            return Err(raise(py, "InvalidOptionError", msg, None));
+        }
         let prime = match prime {
             "off" => Prime::Off,
             "retained" => Prime::Retained,
@@ -111,6 +125,8 @@ impl Replayer {
             session_name,
             inflight,
             start_paused,
+            strict,
+            give_up: Duration::from_secs_f64(give_up_s.min(1e9)),
         };
         let inner = py
             .detach(move || {
@@ -212,6 +228,12 @@ impl Replayer {
         d.set_item("rate", s.rate)?;
         d.set_item("origin_unix_us", s.origin_unix_us)?;
         d.set_item("error", s.error)?;
+        d.set_item("acked", s.acked)?;
+        let failures = PyDict::new(py);
+        for (why, n) in s.failures {
+            failures.set_item(why, n)?;
+        }
+        d.set_item("failures", failures)?;
         Ok(d)
     }
 

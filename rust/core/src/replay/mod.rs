@@ -18,7 +18,7 @@ use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_schema::DataType;
 
 use crate::error::{Error, Result};
-use crate::mqtt::{now_ns, BrokerConfig, PublishConn};
+use crate::mqtt::{now_ns, topic_name_problem, BrokerConfig, Kind, PublishConn};
 pub use player::{Player, Position, Prime, Schedule, Step};
 use stats::Histogram;
 
@@ -152,6 +152,11 @@ pub struct ReplayConfig {
     pub session_name: String,
     pub inflight: usize,
     pub start_paused: bool,
+    /// Refuse the whole replay when a message's topic cannot be published (instead of
+    /// counting each such message as failed).
+    pub strict: bool,
+    /// Without progress from the broker for this long, the replay ends with an error.
+    pub give_up: Duration,
 }
 
 /// Control messages to the replay thread.
@@ -198,6 +203,10 @@ pub struct Status {
     /// `offset_k / speed` later. Lets a subscriber measure lateness end to end.
     pub origin_unix_us: Option<f64>,
     pub error: Option<String>,
+    /// QoS 1 messages the broker acknowledged (QoS 0 "sent" means written to the socket).
+    pub acked: u64,
+    /// Why messages failed, with counts (e.g. an invalid topic, a connection loss).
+    pub failures: Vec<(String, u64)>,
 }
 
 struct Shared {
@@ -228,8 +237,7 @@ impl Replayer {
                 cfg.speed
             )));
         }
-        let stop = Arc::new(AtomicBool::new(false));
-        let conn = PublishConn::open(cfg.broker.clone(), cfg.inflight, Arc::clone(&stop))?;
+        let invalid = outgoing_topic_problems(&messages, &cfg)?;
         let allowed = cfg.allowed.clone();
         let allow = move |t: u32| {
             allowed
@@ -243,6 +251,30 @@ impl Replayer {
             &allow,
             cfg.compress_gap_us,
         );
+        if cfg.strict {
+            if let Some((t, why)) = sched
+                .topic
+                .iter()
+                .find_map(|&t| invalid[t as usize].as_ref().map(|why| (t, why)))
+            {
+                let n = sched
+                    .topic
+                    .iter()
+                    .filter(|&&u| invalid[u as usize].is_some())
+                    .count();
+                return Err(Error::Invalid(format!(
+                    "{n} message(s) cannot be published (strict): topic {}: {why}",
+                    ellipsize(&messages.topics[t as usize], 80)
+                )));
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let conn = PublishConn::open(
+            cfg.broker.clone(),
+            cfg.inflight,
+            Arc::clone(&stop),
+            cfg.give_up,
+        )?;
         let player = Player::new(sched, cfg.from_us, cfg.to_us, cfg.prime);
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
@@ -265,11 +297,15 @@ impl Replayer {
             last_late_ns: 0,
             clock: Instant::now(),
             started_wall: Instant::now(),
+            paused_total: Duration::ZERO,
+            paused_since: None,
             last_status_pub: Instant::now(),
             last_status: Instant::now(),
             finished_state: "finished",
             error: None,
             topic_buf: Vec::new(),
+            invalid,
+            failures: std::collections::BTreeMap::new(),
         };
         let thread = std::thread::Builder::new()
             .name("mqtt-replay".into())
@@ -307,20 +343,72 @@ impl Replayer {
             }
             std::thread::sleep(Duration::from_millis(2));
         }
-        if let Some(t) = self.thread.take() {
-            t.join().ok();
-        }
+        self.join();
         true
+    }
+
+    /// Joins the thread; a panic in it becomes the status's error (never lost, never raised).
+    fn join(&mut self) {
+        let Some(t) = self.thread.take() else {
+            return;
+        };
+        if let Err(panic) = t.join() {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let mut st = self
+                .shared
+                .status
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            st.state = "failed";
+            st.error = Some(format!("internal error in the replay thread: {what}"));
+        }
     }
 }
 
 impl Drop for Replayer {
     fn drop(&mut self) {
         self.send(Command::Stop);
-        if let Some(t) = self.thread.take() {
-            t.join().ok();
+        self.join();
+    }
+}
+
+/// Per topic id: why its outgoing name (after rename/prefix) cannot be published, if so.
+fn outgoing_topic_problems(messages: &Messages, cfg: &ReplayConfig) -> Result<Vec<Option<String>>> {
+    if let Some(r) = &cfg.rename {
+        if r.len() != messages.topics.len() {
+            return Err(Error::Invalid(format!(
+                "rename has {} entries for {} topics",
+                r.len(),
+                messages.topics.len()
+            )));
         }
     }
+    if let Some(t) = &cfg.status_topic {
+        if let Some(why) = topic_name_problem(t.as_bytes()) {
+            return Err(Error::Invalid(format!("status topic {t:?}: {why}")));
+        }
+    }
+    Ok((0..messages.topics.len())
+        .map(|t| {
+            let out = cfg.rename.as_ref().map_or(&messages.topics[t], |r| &r[t]);
+            topic_name_problem(out.as_bytes())
+        })
+        .collect())
+}
+
+/// `s` cut to about `max` characters in the middle, for messages about long topics.
+fn ellipsize(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return format!("{s:?}");
+    }
+    let head: String = s.chars().take(max / 2).collect();
+    let tail: String = s.chars().skip(n - max / 2).collect();
+    format!("{head:?}…{tail:?} ({} bytes)", s.len())
 }
 
 /// Time before a deadline at which the thread stops sleeping and spins.
@@ -340,11 +428,16 @@ struct Engine {
     last_late_ns: u64,
     clock: Instant,
     started_wall: Instant,
+    paused_total: Duration,
+    paused_since: Option<Instant>,
     last_status_pub: Instant,
     last_status: Instant,
     finished_state: &'static str,
     error: Option<String>,
     topic_buf: Vec<u8>,
+    /// Per topic id: why it cannot be published (see [`outgoing_topic_problems`]).
+    invalid: Vec<Option<String>>,
+    failures: std::collections::BTreeMap<String, u64>,
 }
 
 fn set_timer_slack() {
@@ -361,10 +454,45 @@ impl Engine {
         self.clock.elapsed().as_nanos() as u64
     }
 
-    fn conn(&mut self) -> &mut PublishConn {
-        self.conn
-            .as_mut()
-            .expect("connection present while running")
+    /// Ends the replay with an error (no progress, stopped while reconnecting, …).
+    fn fail(&mut self, e: &Error) {
+        if self.finished_state != "stopped" {
+            self.finished_state = "failed";
+            self.error.get_or_insert_with(|| e.to_string());
+        }
+        self.player.stop();
+    }
+
+    /// Runs `f` on the connection; its error ends the replay. True when it went well.
+    fn with_conn(&mut self, f: impl FnOnce(&mut PublishConn) -> Result<()>) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        match f(conn) {
+            Ok(()) => true,
+            Err(e) => {
+                if conn.stop.load(Ordering::Relaxed) {
+                    self.finished_state = "stopped";
+                    self.player.stop();
+                } else {
+                    self.fail(&e);
+                }
+                false
+            }
+        }
+    }
+
+    fn paused_for(&self) -> Duration {
+        self.paused_total + self.paused_since.map_or(Duration::ZERO, |at| at.elapsed())
+    }
+
+    fn count_failure(&mut self, why: &str) {
+        self.failed += 1;
+        if let Some(n) = self.failures.get_mut(why) {
+            *n += 1;
+        } else {
+            self.failures.insert(why.to_string(), 1);
+        }
     }
 
     fn run(mut self) {
@@ -375,6 +503,9 @@ impl Engine {
             self.player.pause(now);
         }
         self.started_wall = Instant::now();
+        if self.cfg.start_paused {
+            self.paused_since = Some(self.started_wall);
+        }
         self.publish_status(true);
         let mut since_status = 0u32;
         loop {
@@ -399,8 +530,14 @@ impl Engine {
                     }
                 }
                 Step::Wait { deadline_ns } => {
-                    if self.conn().flush().is_err() {
-                        let _ = self.conn().reconnect();
+                    let flushed = self.with_conn(|c| {
+                        if c.flush().is_err() {
+                            c.reconnect()?;
+                        }
+                        Ok(())
+                    });
+                    if !flushed {
+                        return self.finish();
                     }
                     if let Some(cmd) = self.wait_until(deadline_ns) {
                         if self.apply(cmd) {
@@ -409,7 +546,15 @@ impl Engine {
                     }
                 }
                 Step::Paused => {
-                    let _ = self.conn().flush();
+                    let ok = self.with_conn(|c| {
+                        if c.flush().is_err() {
+                            c.reconnect()?;
+                        }
+                        Ok(())
+                    });
+                    if !ok {
+                        return self.finish();
+                    }
                     self.periodic();
                     match self.rx.recv_timeout(Duration::from_millis(50)) {
                         Ok(cmd) => {
@@ -417,7 +562,12 @@ impl Engine {
                                 return self.finish();
                             }
                         }
-                        Err(RecvTimeoutError::Timeout) => self.conn().ping_if_idle(),
+                        Err(RecvTimeoutError::Timeout) => {
+                            self.with_conn(|c| {
+                                c.check_liveness();
+                                Ok(())
+                            });
+                        }
                         Err(RecvTimeoutError::Disconnected) => return self.finish(),
                     }
                 }
@@ -441,7 +591,10 @@ impl Engine {
                     Err(RecvTimeoutError::Timeout) => {
                         if nap >= 10_000_000 {
                             self.periodic();
-                            self.conn().ping_if_idle();
+                            self.with_conn(|c| {
+                                c.check_liveness();
+                                Ok(())
+                            });
                         }
                     }
                     Err(RecvTimeoutError::Disconnected) => return Some(Command::Stop),
@@ -464,8 +617,16 @@ impl Engine {
                 self.player.stop();
                 return true;
             }
-            Command::Pause => self.player.pause(now),
-            Command::Resume => self.player.resume(now),
+            Command::Pause => {
+                self.player.pause(now);
+                self.paused_since.get_or_insert_with(Instant::now);
+            }
+            Command::Resume => {
+                self.player.resume(now);
+                if let Some(at) = self.paused_since.take() {
+                    self.paused_total += at.elapsed();
+                }
+            }
             Command::Speed(s) => self.player.set_speed(now, s),
             Command::SeekUs(us) => self.player.seek_raw(now, us),
             Command::SeekIndex(i) => self.player.seek_index(now, i),
@@ -477,7 +638,9 @@ impl Engine {
                 if let Some(msg) = self.player.step() {
                     self.publish(msg as usize, now, false);
                     self.player.published(false);
-                    let _ = self.conn().flush();
+                    if let Some(c) = self.conn.as_mut() {
+                        let _ = c.flush();
+                    }
                 }
             }
         }
@@ -489,9 +652,15 @@ impl Engine {
         let now = self.now();
         let late = now.saturating_sub(deadline_ns);
         let t = self.msgs.topic[i] as usize;
+        if let Some(why) = self.invalid.get(t).and_then(Option::as_ref) {
+            // Never sent, never retried: counted as failed with its reason.
+            let why = format!("not sent: {why}");
+            self.count_failure(&why);
+            return;
+        }
         self.topic_buf.clear();
-        match &self.cfg.rename {
-            Some(r) => self.topic_buf.extend_from_slice(r[t].as_bytes()),
+        match self.cfg.rename.as_ref().and_then(|r| r.get(t)) {
+            Some(r) => self.topic_buf.extend_from_slice(r.as_bytes()),
             None => self
                 .topic_buf
                 .extend_from_slice(self.msgs.topics[t].as_bytes()),
@@ -512,8 +681,11 @@ impl Engine {
         };
         let payload: &[u8] = rewritten.as_deref().unwrap_or_else(|| self.msgs.payload(i));
         let topic = std::mem::take(&mut self.topic_buf);
-        let conn = self.conn.as_mut().expect("connection");
-        let result = conn.publish(&topic, payload, qos, retain);
+        let kind = if primed { Kind::Primed } else { Kind::Message };
+        let result = match self.conn.as_mut() {
+            Some(conn) => conn.publish(&topic, payload, qos, retain, kind),
+            None => Err(Error::Broker("no connection".into())),
+        };
         self.topic_buf = topic;
         match result {
             Ok(()) => {
@@ -527,12 +699,19 @@ impl Engine {
                     }
                 }
             }
+            // A packet that cannot be encoded (e.g. over 256 MiB): this message fails.
+            Err(Error::Invalid(why)) => self.count_failure(&format!("not sent: {why}")),
             Err(e) => {
-                self.failed += 1;
-                if self.conn().stop.load(Ordering::Relaxed) {
-                    self.error.get_or_insert(e.to_string());
+                self.count_failure("not sent: the replay ended before it");
+                let stopping = self
+                    .conn
+                    .as_ref()
+                    .is_some_and(|c| c.stop.load(Ordering::Relaxed));
+                if stopping {
+                    self.finished_state = "stopped";
+                    self.player.stop();
                 } else {
-                    let _ = self.conn().reconnect();
+                    self.fail(&e);
                 }
             }
         }
@@ -553,6 +732,24 @@ impl Engine {
         let duration = if w1 > w0 { raw(w1 - 1) - raw(w0) } else { 0 };
         let elapsed = self.started_wall.elapsed().as_secs_f64();
         let counters = self.conn.as_ref().map(|c| Arc::clone(&c.counters));
+        let load = |f: fn(&crate::mqtt::PubCounters) -> &std::sync::atomic::AtomicU64| {
+            counters
+                .as_ref()
+                .map_or(0, |c| f(c).load(Ordering::Relaxed))
+        };
+        // QoS 0 messages still in the buffer when a connection broke never reached the socket.
+        let (lost, lost_primed) = (load(|c| &c.lost_messages), load(|c| &c.lost_primed));
+        let sent = self.sent.saturating_sub(lost);
+        let mut failures: Vec<(String, u64)> =
+            self.failures.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        if lost + lost_primed > 0 {
+            failures.push((
+                "lost: the connection broke before the bytes reached the socket (QoS 0)".into(),
+                lost + lost_primed,
+            ));
+        }
+        // The rate counts playing time only: it must not sink while paused.
+        let playing = (elapsed - self.paused_for().as_secs_f64()).max(0.0);
         Status {
             state,
             position_us: (pos.raw_us - raw(w0)).clamp(0, duration.max(0)),
@@ -562,9 +759,11 @@ impl Engine {
             speed: self.player.speed(),
             looping: self.cfg.looping,
             loops: self.player.loops,
-            sent: self.sent,
-            primed: self.primed,
-            failed: self.failed,
+            sent,
+            primed: self.primed.saturating_sub(lost_primed),
+            failed: self.failed + lost + lost_primed,
+            acked: load(|c| &c.acked),
+            failures,
             resent: counters
                 .as_ref()
                 .map_or(0, |c| c.resent.load(Ordering::Relaxed)),
@@ -579,8 +778,8 @@ impl Engine {
             mean_us: self.hist.mean_us(),
             last_us: self.last_late_ns as f64 / 1000.0,
             elapsed_s: elapsed,
-            rate: if elapsed > 0.0 {
-                self.sent as f64 / elapsed
+            rate: if playing > 0.0 {
+                sent as f64 / playing
             } else {
                 0.0
             },
@@ -599,7 +798,11 @@ impl Engine {
             "playing"
         };
         let snap = self.snapshot(state);
-        *self.shared.status.lock().unwrap() = snap.clone();
+        *self
+            .shared
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = snap.clone();
         self.last_status = Instant::now();
         if force_mqtt || self.last_status_pub.elapsed() >= Duration::from_secs(1) {
             self.last_status_pub = Instant::now();
@@ -626,23 +829,32 @@ impl Engine {
             "updatedAt": rewrite::iso_ms(now_ns()),
         });
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        if let Some(conn) = self.conn.as_mut() {
-            let _ = conn.publish(topic.as_bytes(), &bytes, 0, true);
+        // Only on a live connection: the status must never wait for a reconnect.
+        if let Some(conn) = self.conn.as_mut().filter(|c| c.is_connected()) {
+            let _ = conn.publish(topic.as_bytes(), &bytes, 0, true, Kind::Control);
         }
     }
 
     fn finish(mut self) {
-        let stopping = self.finished_state == "stopped";
+        let finished = self.finished_state == "finished";
         if let Some(conn) = self.conn.as_mut() {
-            let left = if stopping {
-                conn.flush().ok();
-                conn.pending()
+            let left = if finished {
+                match conn.drain(Duration::from_secs(30)) {
+                    Ok(left) => left,
+                    Err(e) => {
+                        let left = conn.pending();
+                        self.fail(&e);
+                        left
+                    }
+                }
             } else {
-                conn.drain(Duration::from_secs(30))
-                    .unwrap_or_else(|_| conn.pending())
+                let _ = conn.flush();
+                conn.pending()
             };
             // QoS 1 messages never acknowledged are failures.
-            self.failed += left as u64;
+            for _ in 0..left {
+                self.count_failure("not acknowledged by the broker (QoS 1)");
+            }
         }
         let state = self.finished_state;
         let snap = self.snapshot(state);
@@ -651,7 +863,11 @@ impl Engine {
             conn.stop.store(false, Ordering::Relaxed);
         }
         self.announce(&snap);
-        *self.shared.status.lock().unwrap() = snap;
+        *self
+            .shared
+            .status
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = snap;
         if let Some(conn) = self.conn.take() {
             conn.close();
         }

@@ -1,0 +1,585 @@
+//! A publishing connection: a bounded QoS 1 in-flight window, resend after reconnect,
+//! keepalive with a deadline on every answer, and reconnects that back off and give up.
+//!
+//! Liveness: a PINGREQ goes out when nothing came from the broker for half the keepalive;
+//! when it stays unanswered for another half (or a write blocks for a whole keepalive) the
+//! connection counts as lost — a silent broker is found within one keepalive and handled like
+//! a dropped one. Progress is any packet from the broker after CONNACK (PUBACK, PINGRESP, …);
+//! without progress for `give_up`, reconnecting stops with an error instead of looping.
+//!
+//! QoS 0 accounting: a message counts as sent once its bytes were written to the socket
+//! (there is no acknowledgement); messages still buffered when the connection breaks are
+//! counted as lost.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::codec::{encode_publish, read_packet, Incoming};
+use super::connect;
+use super::url::BrokerConfig;
+use crate::error::{Error, Result};
+use crate::transport::Conn;
+
+/// What a published message is, for the counters of QoS 0 messages lost in the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A message of the replay (counted as sent).
+    Message,
+    /// A priming message (counted as primed).
+    Primed,
+    /// The replay's own status (not counted).
+    Control,
+}
+
+struct InflightMsg {
+    topic: Vec<u8>,
+    payload: Vec<u8>,
+    retain: bool,
+}
+
+struct Window {
+    /// Unacknowledged QoS 1 messages by send serial, oldest first.
+    pending: BTreeMap<u64, (u16, InflightMsg)>,
+    by_pid: HashMap<u16, u64>,
+    broken: Option<String>,
+    generation: u64,
+    /// Last packet from the broker on the current connection.
+    last_rx: Instant,
+    /// Last packet from the broker after a CONNACK: the broker is doing its job.
+    last_progress: Instant,
+    /// An unanswered PINGREQ and when it went out.
+    ping_sent: Option<Instant>,
+}
+
+struct Shared {
+    window: Mutex<Window>,
+    acked: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Window> {
+        // A panicking reader thread must not take the publisher down with a poisoned lock.
+        self.window
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Counters of a publisher, readable from any thread.
+#[derive(Default, Debug)]
+pub struct PubCounters {
+    pub reconnects: AtomicU64,
+    pub resent: AtomicU64,
+    pub acked: AtomicU64,
+    /// QoS 0 replay messages accepted but lost in the buffer when a connection broke.
+    pub lost_messages: AtomicU64,
+    /// QoS 0 priming messages lost the same way.
+    pub lost_primed: AtomicU64,
+    /// Connections declared dead because the broker stopped answering.
+    pub silent: AtomicU64,
+}
+
+/// A connection that publishes, survives broker restarts and keeps at most `window`
+/// QoS 1 messages unacknowledged. Used from one thread.
+pub struct PublishConn {
+    cfg: BrokerConfig,
+    conn: Conn,
+    writer: Box<dyn Write + Send>,
+    shared: Arc<Shared>,
+    reader: Option<JoinHandle<()>>,
+    window: usize,
+    next_pid: u16,
+    next_serial: u64,
+    /// Packets not yet written to the socket, and the QoS 0 messages among them.
+    out: Vec<u8>,
+    out_messages: u64,
+    out_primed: u64,
+    last_write: Instant,
+    since_check: u32,
+    give_up: Duration,
+    pub counters: Arc<PubCounters>,
+    pub stop: Arc<AtomicBool>,
+    connected: Arc<AtomicBool>,
+}
+
+/// Bytes buffered before a write to the socket.
+const OUT_BUF: usize = 64 * 1024;
+
+impl PublishConn {
+    /// Connects (CONNACK within 5 s). Without progress for `give_up`, reconnecting fails.
+    pub fn open(
+        cfg: BrokerConfig,
+        window: usize,
+        stop: Arc<AtomicBool>,
+        give_up: Duration,
+    ) -> Result<Self> {
+        let conn = connect(&cfg, Duration::from_secs(5))?;
+        set_write_deadline(&conn, &cfg);
+        let now = Instant::now();
+        let shared = Arc::new(Shared {
+            window: Mutex::new(Window {
+                pending: BTreeMap::new(),
+                by_pid: HashMap::new(),
+                broken: None,
+                generation: 0,
+                last_rx: now,
+                last_progress: now,
+                ping_sent: None,
+            }),
+            acked: Condvar::new(),
+        });
+        let connected = Arc::new(AtomicBool::new(true));
+        let counters = Arc::new(PubCounters::default());
+        let reader = spawn_ack_reader(&conn, &shared, 0, &connected, &counters)?;
+        let writer = conn.writer().map_err(|e| Error::Broker(e.to_string()))?;
+        Ok(PublishConn {
+            cfg,
+            conn,
+            writer,
+            shared,
+            reader: Some(reader),
+            window: window.clamp(1, 60_000),
+            next_pid: 1,
+            next_serial: 0,
+            out: Vec::with_capacity(OUT_BUF + 4096),
+            out_messages: 0,
+            out_primed: 0,
+            last_write: now,
+            since_check: 0,
+            give_up,
+            counters,
+            stop,
+            connected,
+        })
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    fn keep_alive(&self) -> Duration {
+        Duration::from_secs(u64::from(self.cfg.keep_alive_s.max(1)))
+    }
+
+    fn alloc_pid(&mut self) -> u16 {
+        let pid = self.next_pid;
+        self.next_pid = if self.next_pid == u16::MAX {
+            1
+        } else {
+            self.next_pid + 1
+        };
+        pid
+    }
+
+    fn stopped(&self) -> Result<()> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Err(Error::Broker("stopped".into()));
+        }
+        Ok(())
+    }
+
+    /// Publishes one message. The topic must be valid (see
+    /// [`super::codec::topic_name_problem`]); an unencodable packet is an `Invalid` error.
+    /// QoS 0: buffered, counted as lost in [`PubCounters`] if the connection breaks before
+    /// the bytes reach the socket. QoS 1 blocks while the window is full. A broken connection is reconnected (every
+    /// unacknowledged message resent first); `Err` means stopped, or no progress for
+    /// `give_up`.
+    pub fn publish(
+        &mut self,
+        topic: &[u8],
+        payload: &[u8],
+        qos: u8,
+        retain: bool,
+        kind: Kind,
+    ) -> Result<()> {
+        let qos = qos.min(1);
+        self.since_check += 1;
+        if self.since_check >= 1024 {
+            self.since_check = 0;
+            self.check_liveness();
+        }
+        loop {
+            self.stopped()?;
+            if !self.is_connected() || self.shared.lock().broken.is_some() {
+                self.reconnect()?;
+            }
+            let pid = if qos > 0 {
+                if self.wait_window()? {
+                    self.alloc_pid()
+                } else {
+                    continue; // the connection broke while waiting
+                }
+            } else {
+                0
+            };
+            encode_publish(&mut self.out, topic, payload, qos, retain, false, pid)
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+            if qos > 0 {
+                let serial = self.next_serial;
+                self.next_serial += 1;
+                let mut w = self.shared.lock();
+                // A pid still pending would be ambiguous: the window is far below 65535.
+                w.by_pid.insert(pid, serial);
+                w.pending.insert(
+                    serial,
+                    (
+                        pid,
+                        InflightMsg {
+                            topic: topic.to_vec(),
+                            payload: payload.to_vec(),
+                            retain,
+                        },
+                    ),
+                );
+            } else {
+                match kind {
+                    Kind::Message => self.out_messages += 1,
+                    Kind::Primed => self.out_primed += 1,
+                    Kind::Control => {}
+                }
+            }
+            if self.out.len() >= OUT_BUF {
+                // On failure QoS 1 messages stay in the window and go out again after
+                // reconnecting; QoS 0 messages were counted as lost by `write_out`.
+                self.write_out();
+            }
+            return Ok(());
+        }
+    }
+
+    /// Writes the buffer to the socket; false (connection marked broken) on failure.
+    fn write_out(&mut self) -> bool {
+        if self.out.is_empty() {
+            return true;
+        }
+        let result = self
+            .writer
+            .write_all(&self.out)
+            .and_then(|()| self.writer.flush());
+        self.out.clear();
+        let (messages, primed) = (self.out_messages, self.out_primed);
+        self.out_messages = 0;
+        self.out_primed = 0;
+        match result {
+            Ok(()) => {
+                self.last_write = Instant::now();
+                true
+            }
+            Err(e) => {
+                self.counters
+                    .lost_messages
+                    .fetch_add(messages, Ordering::Relaxed);
+                self.counters
+                    .lost_primed
+                    .fetch_add(primed, Ordering::Relaxed);
+                let why = if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) {
+                    format!(
+                        "the broker accepted nothing for {} s (write timed out)",
+                        self.cfg.keep_alive_s
+                    )
+                } else {
+                    format!("connection lost while writing: {e}")
+                };
+                self.mark_broken(why);
+                false
+            }
+        }
+    }
+
+    /// Waits until the window has room. Returns false when the connection broke meanwhile.
+    fn wait_window(&mut self) -> Result<bool> {
+        if self.shared.lock().pending.len() < self.window {
+            return Ok(true);
+        }
+        if !self.write_out() {
+            return Ok(false);
+        }
+        loop {
+            self.stopped()?;
+            {
+                let w = self.shared.lock();
+                if w.broken.is_some() {
+                    return Ok(false);
+                }
+                if w.pending.len() < self.window {
+                    return Ok(true);
+                }
+                drop(
+                    self.shared
+                        .acked
+                        .wait_timeout(w, Duration::from_millis(50))
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+            }
+            self.check_liveness();
+        }
+    }
+
+    fn mark_broken(&self, why: String) {
+        self.connected.store(false, Ordering::Relaxed);
+        self.shared.lock().broken.get_or_insert(why);
+    }
+
+    /// Sends buffered packets now.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.write_out() {
+            Ok(())
+        } else {
+            Err(Error::Broker("connection lost while flushing".into()))
+        }
+    }
+
+    /// The keepalive: a PINGREQ when the broker has been quiet for half the keepalive, and
+    /// the connection declared dead when it stays unanswered for another half. Call it
+    /// during waits and while publishing; it is cheap.
+    pub fn check_liveness(&mut self) {
+        if !self.is_connected() {
+            return;
+        }
+        let half = self.keep_alive() / 2;
+        let now = Instant::now();
+        let (send_ping, dead) = {
+            let w = self.shared.lock();
+            match w.ping_sent {
+                Some(at) => (false, now.duration_since(at) >= half),
+                None => (now.duration_since(w.last_rx) >= half, false),
+            }
+        };
+        if dead {
+            self.counters.silent.fetch_add(1, Ordering::Relaxed);
+            self.mark_broken(format!(
+                "the broker stopped answering (no PINGRESP within {:.1} s)",
+                half.as_secs_f64()
+            ));
+            return;
+        }
+        let idle_write = self.last_write.elapsed() >= half;
+        if send_ping || idle_write {
+            // Anything buffered goes first; the ping rides behind it.
+            self.out.extend_from_slice(&[0xC0, 0x00]);
+            if self.write_out() && send_ping {
+                self.shared.lock().ping_sent.get_or_insert(now);
+            }
+        }
+    }
+
+    /// Kept for callers that only want the keepalive during long waits.
+    pub fn ping_if_idle(&mut self) {
+        self.check_liveness();
+    }
+
+    fn describe_broken(&self) -> String {
+        self.shared
+            .lock()
+            .broken
+            .clone()
+            .unwrap_or_else(|| "connection lost".into())
+    }
+
+    /// Reconnects with exponential backoff (50 ms doubling to 2 s) and resends the window.
+    /// Fails when stopped, or when the broker made no progress for `give_up`.
+    pub fn reconnect(&mut self) -> Result<()> {
+        let mut delay = Duration::from_millis(50);
+        let mut last_error = self.describe_broken();
+        loop {
+            self.stopped()?;
+            let since = self.shared.lock().last_progress.elapsed();
+            if since >= self.give_up {
+                return Err(Error::Broker(format!(
+                    "broker {}: no progress for {:.1} s, giving up ({last_error})",
+                    self.cfg.display(),
+                    since.as_secs_f64()
+                )));
+            }
+            match connect(&self.cfg, Duration::from_secs(2).min(self.keep_alive())) {
+                Ok(conn) => {
+                    if self.adopt(conn) {
+                        return Ok(());
+                    }
+                    last_error = self.describe_broken();
+                }
+                Err(e) => last_error = e.to_string(),
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// Switches to a new connection and resends every unacknowledged message in order.
+    fn adopt(&mut self, conn: Conn) -> bool {
+        set_write_deadline(&conn, &self.cfg);
+        let Ok(writer) = conn.writer() else {
+            return false;
+        };
+        // Close the old connection; its reader thread then ends.
+        self.conn.shutdown();
+        self.conn = conn;
+        self.writer = writer;
+        // Whatever was buffered for the old socket is gone (counted by write_out's caller).
+        self.out.clear();
+        self.out_messages = 0;
+        self.out_primed = 0;
+        if let Some(h) = self.reader.take() {
+            h.join().ok();
+        }
+        let generation = {
+            let mut w = self.shared.lock();
+            w.broken = None;
+            w.generation += 1;
+            w.last_rx = Instant::now();
+            w.ping_sent = None;
+            w.generation
+        };
+        self.connected.store(true, Ordering::Relaxed);
+        match spawn_ack_reader(
+            &self.conn,
+            &self.shared,
+            generation,
+            &self.connected,
+            &self.counters,
+        ) {
+            Ok(h) => self.reader = Some(h),
+            Err(e) => {
+                self.mark_broken(e.to_string());
+                return false;
+            }
+        }
+        self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+        // Resend every unacknowledged message, oldest first, with DUP set.
+        let resend = {
+            let w = self.shared.lock();
+            let mut b = Vec::new();
+            for (pid, m) in w.pending.values() {
+                // These encoded once already, so they encode again.
+                let _ = encode_publish(&mut b, &m.topic, &m.payload, 1, m.retain, true, *pid);
+            }
+            (b, w.pending.len())
+        };
+        self.out = resend.0;
+        // A PINGREQ right away: its answer proves the new connection makes progress.
+        self.out.extend_from_slice(&[0xC0, 0x00]);
+        if self.write_out() {
+            self.shared.lock().ping_sent.get_or_insert(Instant::now());
+            self.counters
+                .resent
+                .fetch_add(resend.1 as u64, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Waits until every QoS 1 message is acknowledged (reconnecting as needed) or `timeout`.
+    /// Returns the number still unacknowledged.
+    pub fn drain(&mut self, timeout: Duration) -> Result<usize> {
+        let deadline = Instant::now() + timeout;
+        let _ = self.flush();
+        loop {
+            let (pending, broken) = {
+                let w = self.shared.lock();
+                (w.pending.len(), w.broken.is_some())
+            };
+            if pending == 0 {
+                return Ok(0);
+            }
+            if Instant::now() >= deadline || self.stop.load(Ordering::Relaxed) {
+                return Ok(pending);
+            }
+            if broken || !self.is_connected() {
+                self.reconnect()?;
+                continue;
+            }
+            {
+                let w = self.shared.lock();
+                drop(
+                    self.shared
+                        .acked
+                        .wait_timeout(w, Duration::from_millis(20))
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                );
+            }
+            self.check_liveness();
+        }
+    }
+
+    pub fn pending(&self) -> usize {
+        self.shared.lock().pending.len()
+    }
+
+    /// Sends DISCONNECT and closes the socket.
+    pub fn close(mut self) {
+        self.out.extend_from_slice(&[0xE0, 0x00]);
+        let _ = self.write_out();
+        self.conn.shutdown();
+        if let Some(h) = self.reader.take() {
+            h.join().ok();
+        }
+    }
+}
+
+/// A write that blocks for a whole keepalive means the broker stopped reading.
+fn set_write_deadline(conn: &Conn, cfg: &BrokerConfig) {
+    let ka = Duration::from_secs(u64::from(cfg.keep_alive_s.max(1)));
+    conn.socket().set_write_timeout(Some(ka)).ok();
+}
+
+fn spawn_ack_reader(
+    conn: &Conn,
+    shared: &Arc<Shared>,
+    generation: u64,
+    connected: &Arc<AtomicBool>,
+    counters: &Arc<PubCounters>,
+) -> Result<JoinHandle<()>> {
+    let mut rd = conn.reader().map_err(|e| Error::Broker(e.to_string()))?;
+    let shared = Arc::clone(shared);
+    let connected = Arc::clone(connected);
+    let counters = Arc::clone(counters);
+    std::thread::Builder::new()
+        .name("mqtt-acks".into())
+        .spawn(move || {
+            let mut r = std::io::BufReader::with_capacity(16 * 1024, &mut rd);
+            loop {
+                let packet = read_packet(&mut r);
+                let mut w = shared.lock();
+                let current = w.generation == generation;
+                match packet {
+                    Ok(Some(p)) => {
+                        if current {
+                            let now = Instant::now();
+                            w.last_rx = now;
+                            w.last_progress = now;
+                            w.ping_sent = None;
+                            if let Incoming::PubAck { pid } = p {
+                                if let Some(serial) = w.by_pid.remove(&pid) {
+                                    w.pending.remove(&serial);
+                                    counters.acked.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                        drop(w);
+                        shared.acked.notify_all();
+                    }
+                    Ok(None) | Err(_) => {
+                        if current {
+                            let why = match packet {
+                                Err(e) => format!("connection lost: {e}"),
+                                _ => "the broker closed the connection".into(),
+                            };
+                            w.broken.get_or_insert(why);
+                            connected.store(false, Ordering::Relaxed);
+                        }
+                        drop(w);
+                        shared.acked.notify_all();
+                        return;
+                    }
+                }
+            }
+        })
+        .map_err(|e| Error::Broker(e.to_string()))
+}

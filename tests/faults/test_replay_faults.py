@@ -1,0 +1,163 @@
+"""The replay engine under faults: forbidden topics, a silent broker, a dead broker, restarts.
+
+Each test does what the fault does — a real Mosquitto killed, a socket that stops answering,
+a session with topics MQTT forbids — and asserts a clear error, a counted failure or a clean
+stop, never a hang, a reconnect storm or "success" for what was not delivered.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from tests.conftest import Broker
+from tests.faults.fake_brokers import SilentBroker
+from tests.mqtt_client import Subscriber
+
+from mqtt_replay import open_session
+from mqtt_replay.errors import InvalidOptionError
+from mqtt_replay.replay import Replayer
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
+
+
+def write_lines(path: Path, topics: list[str], *, gap_ms: int = 1) -> Path:
+    lines = []
+    for i, topic in enumerate(topics):
+        ts = f"2026-01-01T00:00:{(i * gap_ms) // 1000:02d}.{(i * gap_ms) % 1000:03d}Z"
+        lines.append(json.dumps({"topic": topic, "payload": f"m{i}", "timestamp": ts}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_forbidden_topics_are_counted_failed_and_never_sent(broker: Broker, tmp_path: Path) -> None:
+    """Reported: `+`, `#` or U+0000 in a topic made the engine reconnect thousands of times a
+    second while the report said success; a 70,000-byte topic went out with a wrapped length."""
+    p = f"fault/{uuid.uuid4().hex[:8]}/"
+    topics = ["ok/1", "a/+/b", "a/#", "nul\u0000x", "x" * 70_000, "ok/2"]
+    session = open_session(write_lines(tmp_path / "bad-topics.log", topics))
+    assert len(session) == len(topics)  # the reader keeps them: they are valid JSON
+    with Subscriber(broker.host, broker.port, topic=p + "#") as sub:
+        r = Replayer(session, broker.url, speed="max", prefix=p, qos=0, status_topic=None)
+        assert r.wait(30)
+        s = r.stats()
+        r.close()
+        time.sleep(0.3)
+        got = [m.topic for m in sub.snapshot()]
+    assert s["state"] == "finished"
+    assert (s["sent"], s["failed"]) == (2, 4)
+    assert s["reconnects"] == 0, "a forbidden topic must never cost a reconnect"
+    reasons = " | ".join(s["failures"])
+    assert "wildcard" in reasons and "U+0000" in reasons and "65535" in reasons
+    assert sum(s["failures"].values()) == 4
+    assert got == [p + "ok/1", p + "ok/2"]
+
+
+def test_strict_refuses_and_a_bad_prefix_fails_every_message(
+    broker: Broker, tmp_path: Path
+) -> None:
+    session = open_session(write_lines(tmp_path / "s.log", ["ok/1", "a/+/b"]))
+    with pytest.raises(InvalidOptionError, match="wildcard"):
+        Replayer(session, broker.url, speed="max", strict=True)
+    # prefix="bad+/": every outgoing topic is invalid; nothing is sent, the run fails.
+    r = Replayer(session, broker.url, speed="max", prefix="bad+/", status_topic=None)
+    assert r.wait(30)
+    s = r.stats()
+    r.close()
+    assert (s["sent"], s["failed"], s["reconnects"]) == (0, 2, 0)
+
+
+def test_cli_play_exits_non_zero_when_messages_fail(broker: Broker, tmp_path: Path) -> None:
+    f = write_lines(tmp_path / "cli.log", ["ok/1", "bad/#"])
+    out = subprocess.run(
+        [sys.executable, "-m", "mqtt_replay.cli", "play", str(f), "--broker", broker.url,
+         "--speed", "max", "-q", "--json", "--prefix", f"fault/{uuid.uuid4().hex[:6]}/"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["sent"], report["failed"]) == (1, 1)
+    assert "QoS 0: sent = written to the socket" in report["delivery"]
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_a_silent_broker_ends_the_replay_with_an_error(tmp_path: Path, qos: int) -> None:
+    """Reported: a broker that stops acknowledging after CONNACK stalled a replay forever
+    (no PINGREQ, no error, status `playing`)."""
+    # Paced (20 ms apart, 8 s in all): at QoS 0 the socket takes every byte, so only the
+    # keepalive can tell that nobody answers.
+    topics = [f"s/{i % 5}" for i in range(400)]
+    session = open_session(write_lines(tmp_path / "silent.log", topics, gap_ms=20))
+    with SilentBroker() as fake:
+        started = time.monotonic()
+        r = Replayer(
+            session, fake.url, speed=1, qos=qos, keepalive=1, give_up=3, inflight=50,
+            status_topic=None,
+        )  # fmt: skip
+        assert r.wait(30), "the replay must end by itself"
+        took = time.monotonic() - started
+        s = r.stats()
+        r.close()
+    assert s["state"] == "failed"
+    assert "giving up" in (s["error"] or ""), s["error"]
+    assert took < 7, "ended by the give-up, not by the end of the session"
+    assert fake.connections >= 2, "the silence was detected and handled like a lost connection"
+    if qos == 1:
+        assert s["failed"] > 0 and s["acked"] == 0
+
+
+def test_a_dead_broker_ends_the_replay_with_an_error(
+    private_broker: Broker, tmp_path: Path
+) -> None:
+    session = open_session(write_lines(tmp_path / "dead.log", ["d/1"] * 50, gap_ms=100))
+    r = Replayer(session, private_broker.url, speed=1, qos=1, give_up=2, status_topic=None)
+    time.sleep(0.3)
+    private_broker.kill()
+    assert r.wait(30)
+    s = r.stats()
+    r.close()
+    assert s["state"] == "failed" and "giving up" in (s["error"] or "")
+    assert s["sent"] + s["failed"] >= 1
+    assert s["sent"] < 50
+
+
+def test_qos1_replay_survives_three_kill_minus_9_restarts(tmp_path: Path) -> None:
+    """Broker killed and restarted three times: 0 lost, 0 out of order (the broker persists
+    what it accepted; the engine resends whatever was not acknowledged)."""
+    from tests.conftest import free_port
+
+    workdir = tmp_path / "b"
+    workdir.mkdir()
+    b = Broker("127.0.0.1", free_port(), workdir, persistent=True)
+    b.start()
+    n = 600
+    p = f"kill/{uuid.uuid4().hex[:6]}/"
+    session = open_session(
+        write_lines(tmp_path / "k.log", [f"k/{i % 4}" for i in range(n)], gap_ms=10)
+    )
+    sub = Subscriber(b.host, b.port, topic=p + "#", persistent=True, qos=1).start()
+    try:
+        r = Replayer(session, b.url, speed=1, qos=1, prefix=p, status_topic=None, give_up=30)
+        for _ in range(3):
+            time.sleep(1.2)
+            b.kill()
+            time.sleep(0.3)
+            b.start()
+        assert r.wait(60)
+        s = r.stats()
+        r.close()
+        assert sub.wait_for(n, 30)
+        got = [m.payload.decode() for m in sub.snapshot()]
+    finally:
+        sub.stop()
+        b.stop()
+    assert s["state"] == "finished" and s["failed"] == 0, s
+    assert s["reconnects"] >= 3
+    # Duplicates are allowed at QoS 1 (at least once); loss and reordering are not.
+    unique = list(dict.fromkeys(got))
+    assert unique == [f"m{i}" for i in range(n)]
