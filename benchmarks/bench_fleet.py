@@ -139,7 +139,7 @@ def publisher_ceiling(work: Path, n: int) -> list[list[object]]:
 
 
 def _probe(port: int, topic: str, qos: int) -> Any:
-    return _core.Probe(  # type: ignore[attr-defined]
+    return _core.Probe(
         f"mqtt://127.0.0.1:{port}",
         client_id=f"bench-probe-{time.monotonic_ns()}",
         topics=[(topic, qos)],

@@ -93,7 +93,7 @@ def run_step(
         for p in fleet.plants
     ]
     expected_total = sum(len(s) for s in sessions)
-    probe = _core.Probe(  # type: ignore[attr-defined]
+    probe = _core.Probe(
         broker,
         client_id=f"mqtt-replay-probe-{os.getpid()}-{time.monotonic_ns() % 1_000_000}",
         topics=[(p.prefix + "#", qos) for p in fleet.plants],
