@@ -165,7 +165,7 @@ def _probe_rate(probe: Any, started_ns: int, expected: int, idle: float = 3.0) -
     return len(arrivals), len(arrivals) / ((arrivals.max() - started_ns) / 1e9)
 
 
-PAHO_PART = PAHO_LOOP.replace('f"bench/{i % 10}"', 'f"paho{sys.argv[5]}/{i % 10}"').replace(
+PAHO_PART = PAHO_LOOP.replace('f"bench/{i % 10}"', 'f"paho/{sys.argv[5]}/{i % 10}"').replace(
     'client_id="bench-paho"', 'client_id=f"bench-paho-{sys.argv[5]}"'
 )
 
@@ -201,7 +201,7 @@ def fleet_ceiling(port: int, work: Path, n: int, plants: list[int], qos: int) ->
 
         workers = min(count, 4)
         share = total // workers
-        probe = _probe(port, "paho+/#", qos)
+        probe = _probe(port, "paho/#", qos)
         started = time.time_ns()
         procs = [
             subprocess.Popen(
@@ -326,26 +326,36 @@ def main() -> None:
             sys.exit(f"{tool} is missing")
     work = Path(tempfile.mkdtemp(prefix="mqtt-replay-bench-fleet-"))
     header = ["workload", "mqtt-replay msg/s", "peer 1 msg/s", "peer 2 msg/s", "ratio", "notes"]
-    rows: list[list[object]] = []
+    title = "fleet benchmarks (peers: paho, mosquitto_pub -l)"
     if args.only in (None, "ceiling"):
-        for r in publisher_ceiling(work, args.messages):
-            rows.append([*r, "paho loop / mosquitto_pub -l"])
+        rows = [
+            [*r, "paho loop / mosquitto_pub -l"] for r in publisher_ceiling(work, args.messages)
+        ]
+        print_table(f"{title}: publisher ceiling, discard sink", header, rows)
     if args.only in (None, "fleet", "ramp"):
         port = free_port()
         broker = start_mosquitto(port, work)
         try:
             if args.only in (None, "fleet"):
                 plants = [int(p) for p in args.plants.split(",")]
+                rows = []
                 for qos in (0, 1):
                     rows += fleet_ceiling(port, work, args.messages, plants, qos)
                 rows.append(probe_vs_mosquitto_sub(port, work, args.messages))
                 rows.append(probe_overhead(port, work, args.messages))
+                fleet_header = [
+                    *header[:2],
+                    "N x mosquitto_pub -l",
+                    "multi-process paho",
+                    *header[4:],
+                ]
+                print_table(f"{title}: fleet through Mosquitto", fleet_header, rows)
             if args.only in (None, "ramp"):
-                rows += ramp_knee(port, args.ramp_session_messages, args.ramp)
+                rows = ramp_knee(port, args.ramp_session_messages, args.ramp)
+                print_table(f"{title}: ramp to the knee (10 plants)", header, rows)
         finally:
             broker.terminate()
             broker.wait(10)
-    print_table("fleet benchmarks (peers: paho, mosquitto_pub -l)", header, rows)
     shutil.rmtree(work, ignore_errors=True)
 
 
