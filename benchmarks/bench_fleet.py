@@ -293,9 +293,9 @@ def probe_overhead(port: int, work: Path, n: int, qos: int = 1) -> list[object]:
     ]
 
 
-def ramp_knee(port: int, messages: int, ramp: str) -> list[list[object]]:
+def ramp_knee(port: int, messages: int, ramp: str, slo: str) -> list[list[object]]:
     path = ensure_session(messages, mix="small", rate=200.0)
-    result = run_bench(path, f"mqtt://127.0.0.1:{port}", plants=10, ramp=ramp, out=None)
+    result = run_bench(path, f"mqtt://127.0.0.1:{port}", plants=10, ramp=ramp, slo=slo, out=None)
     rows: list[list[object]] = []
     for s in result.report["steps"]:
         rows.append(
@@ -309,7 +309,16 @@ def ramp_knee(port: int, messages: int, ramp: str) -> list[list[object]]:
             ]
         )
     knee = result.report["knee"]
-    rows.append(["knee", str(knee["target_rate"]) if knee else "none", "", "", "", ""])
+    rows.append(
+        [
+            f"knee (SLO {slo})",
+            f"{knee['target_rate']:,.0f} msg/s" if knee else "none in the ramp",
+            "; ".join(knee["reasons"]) if knee else "",
+            "",
+            "",
+            "",
+        ]
+    )
     return rows
 
 
@@ -319,6 +328,7 @@ def main() -> None:
     ap.add_argument("--plants", default="1,10,100")
     ap.add_argument("--ramp", default="20000:200000:30000:3")
     ap.add_argument("--ramp-session-messages", type=int, default=20_000)
+    ap.add_argument("--ramp-slo", default="p99=100ms,loss=0", help="the knee's SLO")
     ap.add_argument("--only", choices=["ceiling", "fleet", "ramp"])
     args = ap.parse_args()
     for tool in ("mosquitto_pub", "mosquitto_sub", "cc"):
@@ -351,7 +361,7 @@ def main() -> None:
                 ]
                 print_table(f"{title}: fleet through Mosquitto", fleet_header, rows)
             if args.only in (None, "ramp"):
-                rows = ramp_knee(port, args.ramp_session_messages, args.ramp)
+                rows = ramp_knee(port, args.ramp_session_messages, args.ramp, args.ramp_slo)
                 print_table(f"{title}: ramp to the knee (10 plants)", header, rows)
         finally:
             broker.terminate()
