@@ -91,6 +91,18 @@ def test_an_unmet_slo_fails_the_command(private_broker: Broker, tmp_path: Path) 
     assert report["steps"][0]["lost"] == 0
 
 
+def test_a_target_rate_with_the_sessions_mix(private_broker: Broker, tmp_path: Path) -> None:
+    session = generate_session(tmp_path / "plant.log", messages=2000, rate=40, seed=6)
+    result = run_bench(
+        session, private_broker.url, plants=4, rate=1500, duration_s=2, qos=1, out=None
+    )
+    step = _check_consistent(result.report, 4)
+    assert step["target_rate"] == 1500
+    assert step["offered_rate"] == pytest.approx(1500, rel=0.05)  # from the schedule
+    assert step["received"] == step["expected"] and step["lost"] == 0
+    assert result.report["mode"] == "rate" and result.report["rate"] == 1500
+
+
 def test_staggered_plants_start_apart(private_broker: Broker, tmp_path: Path) -> None:
     session = generate_session(tmp_path / "small.log", messages=200, rate=100, seed=2, mix="small")
     result = run_bench(
