@@ -29,7 +29,7 @@ $(STAMPS)/venv: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
 	  extra = p["optional-dependencies"]; \
-	  print("\n".join(p["dependencies"] + extra["apps"] + extra["test"] + extra["dev"] + extra["bench"]))' \
+	  print("\n".join(p["dependencies"] + extra["apps"] + extra["test"] + extra["dev"] + extra["bench"] + extra["locust"]))' \
 	  > $(STAMPS)/requirements.txt
 	$(PY) -m pip install --quiet -r $(STAMPS)/requirements.txt
 	@touch $@

@@ -24,12 +24,12 @@ from dash import _pages
 
 from apps.session_manager import shell
 from apps.session_manager.config import ManagerConfig
-from apps.session_manager.pages import analyse, library, record, replay
+from apps.session_manager.pages import analyse, benchmarks, library, record, replay
 from apps.session_manager.record_station import RecorderStation
 from apps.session_manager.replay_station import ReplayStation
 from apps.session_manager.store import SessionStore
 
-PAGE_MODULES: tuple[ModuleType, ...] = (library, analyse, replay, record)
+PAGE_MODULES: tuple[ModuleType, ...] = (library, analyse, replay, record, benchmarks)
 EXTENSION_KEY = "session_manager"
 ASSETS = Path(__file__).resolve().parent / "assets"
 _register_page = cast(Callable[..., None], dash.register_page)  # untyped in Dash

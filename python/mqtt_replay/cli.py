@@ -266,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dash-port", type=int, default=DASH_PORT, help="OMF Dashboard port (%(default)s)"
     )
     p.set_defaults(func=cmd_serve)
+    from mqtt_replay.bench_cli import add_bench_command
+
+    add_bench_command(sub)
     return parser
 
 

@@ -51,7 +51,7 @@ def test_broker_urls() -> None:
         ManagerConfig(broker_url="http://x")
 
 
-def test_app_has_four_pages_and_no_io_in_layouts(tmp_path: Path) -> None:
+def test_app_has_five_pages_and_no_io_in_layouts(tmp_path: Path) -> None:
     missing = tmp_path / "does-not-exist"
     app = create_app(ManagerConfig(sessions_dir=missing))
     try:
@@ -60,7 +60,7 @@ def test_app_has_four_pages_and_no_io_in_layouts(tmp_path: Path) -> None:
             for p in dash.page_registry.values()
             if p["module"].startswith("apps.session_manager")
         )
-        assert paths == ["/", "/analyse", "/record", "/replay"]
+        assert paths == ["/", "/analyse", "/benchmarks", "/record", "/replay"]
         ctx = context_of(app)
         for page in (library, analyse, replay, record):
             layout = page.make_layout(ctx)()

@@ -1,0 +1,373 @@
+"""Fleet benchmarks: publisher ceiling, the fleet at the broker's ceiling, a ramp's knee.
+
+One script, one local Mosquitto (``set_tcp_nodelay true``, unlimited queues), side by side:
+
+1. publisher ceiling against a discard sink (``mqtt_sink.c``, compiled here with ``cc``: it
+   reads, answers CONNECT and, at QoS 1, every PUBLISH with a PUBACK): the engine vs a paho
+   publish loop vs ``mosquitto_pub -l``, 100 B and 2 KB, QoS 0 and 1;
+2. the fleet (``mqtt-replay bench``, plants at full speed) through the broker for 1, 10, 100
+   plants: delivered msg/s, loss, p50/p99, vs N parallel ``mosquitto_pub -l`` and a
+   multi-process paho publisher, everything counted by the built-in subscriber (``Probe``);
+   one row also counts with ``mosquitto_sub`` to check the Probe keeps up;
+3. a ramp on a generated plant session: the knee and the tool's share of CPU there.
+
+Usage: ``python benchmarks/bench_fleet.py [--messages N] [--plants 1,10,100] [--only part]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_replay import PAHO_LOOP, free_port, write_uniform
+from common import ensure_session, print_table
+from mqtt_replay import _core
+from mqtt_replay.bench import run_bench
+from mqtt_replay.replay import Replayer
+from mqtt_replay.session import open_session
+from mqtt_replay.stack import start_mosquitto
+
+HERE = Path(__file__).resolve().parent
+
+
+class DiscardSink:
+    """The compiled sink on a free port; :meth:`result` is the next connection's count."""
+
+    def __init__(self, work: Path) -> None:
+        binary = work / "mqtt_sink"
+        if not binary.exists():
+            subprocess.run(["cc", "-O2", "-o", str(binary), str(HERE / "mqtt_sink.c")], check=True)
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [str(binary), str(self.port)], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def result(self) -> int:
+        assert self.proc.stdout is not None
+        return int(self.proc.stdout.readline().split()[0])
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+def _ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}x" if theirs else "-"
+
+
+def publisher_ceiling(work: Path, n: int) -> list[list[object]]:
+    sink = DiscardSink(work)
+    rows: list[list[object]] = []
+    try:
+        for size in (100, 2048):
+            count = n if size == 100 else max(n // 10, 10_000)
+            session = open_session(write_uniform(work / f"ceil-{size}.log", count, size, None))
+            session.table  # noqa: B018  (parse before timing)
+            lines = work / f"ceil-{size}.txt"
+            lines.write_bytes((b"x" * size + b"\n") * count)
+            for qos in (0, 1):
+                url = f"mqtt://127.0.0.1:{sink.port}"
+                r = Replayer(session, url, speed="max", qos=qos, status_topic=None, inflight=10_000)
+                t0 = time.perf_counter()
+                r.wait(None)
+                t1 = time.perf_counter()
+                r.close()
+                got = sink.result()
+                ours = got / (t1 - t0)
+
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-c",
+                        PAHO_LOOP,
+                        str(sink.port),
+                        str(count),
+                        str(size),
+                        str(qos),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=900,
+                )
+                paho_got = sink.result()
+                times = json.loads(out.stdout.strip().splitlines()[-1])
+                paho = paho_got / (times["t1"] - times["t0"])
+
+                t0 = time.perf_counter()
+                with lines.open("rb") as f:
+                    subprocess.run(
+                        [
+                            "mosquitto_pub",
+                            "-p",
+                            str(sink.port),
+                            "-t",
+                            "bench/0",
+                            "-q",
+                            str(qos),
+                            "-l",
+                        ],
+                        stdin=f,
+                        timeout=900,
+                        check=False,
+                    )
+                t1 = time.perf_counter()
+                mp_got = sink.result()
+                mp = mp_got / (t1 - t0)
+                rows.append(
+                    [
+                        f"sink {size} B QoS {qos} x {count:,}",
+                        f"{ours:,.0f} ({got:,})",
+                        f"{paho:,.0f} ({paho_got:,})",
+                        f"{mp:,.0f} ({mp_got:,})",
+                        f"{_ratio(ours, paho)} / {_ratio(ours, mp)}",
+                    ]
+                )
+    finally:
+        sink.close()
+    return rows
+
+
+def _probe(port: int, topic: str, qos: int) -> Any:
+    return _core.Probe(
+        f"mqtt://127.0.0.1:{port}",
+        client_id=f"bench-probe-{time.monotonic_ns()}",
+        topics=[(topic, qos)],
+    )
+
+
+def _probe_rate(probe: Any, started_ns: int, expected: int, idle: float = 3.0) -> tuple[int, float]:
+    """Waits until ``expected`` arrived or nothing came for ``idle`` s; (arrived, msg/s)."""
+    import numpy as np
+
+    last, changed = -1, time.monotonic()
+    while True:
+        got = int(probe.status()["received"])
+        if got != last:
+            last, changed = got, time.monotonic()
+        if got >= expected or time.monotonic() - changed > idle:
+            break
+        time.sleep(0.05)
+    seen = probe.stop()
+    arrivals = np.frombuffer(seen["arrival_ns"], dtype="<i8")
+    if not len(arrivals):
+        return 0, 0.0
+    return len(arrivals), len(arrivals) / ((arrivals.max() - started_ns) / 1e9)
+
+
+PAHO_PART = PAHO_LOOP.replace('f"bench/{i % 10}"', 'f"paho/{sys.argv[5]}/{i % 10}"').replace(
+    'client_id="bench-paho"', 'client_id=f"bench-paho-{sys.argv[5]}"'
+)
+
+
+def fleet_ceiling(port: int, work: Path, n: int, plants: list[int], qos: int) -> list[list[object]]:
+    rows: list[list[object]] = []
+    url = f"mqtt://127.0.0.1:{port}"
+    for count in plants:
+        per = max(n // count, 1)
+        total = per * count
+        path = write_uniform(work / f"fleet-{per}.log", per, 100, 1000.0)
+        result = run_bench(path, url, plants=count, speed=1e6, qos=qos, out=None)
+        step = result.report["steps"][0]
+        ours = step["delivered_rate"] if step["lost"] == 0 else 0.0
+        lat = step["latency_ms"]
+
+        lines = work / f"fleet-{per}.txt"
+        lines.write_bytes((b"x" * 100 + b"\n") * per)
+        probe = _probe(port, "mp/#", qos)
+        started = time.time_ns()
+        procs = []
+        for i in range(count):
+            with lines.open("rb") as f:
+                procs.append(
+                    subprocess.Popen(
+                        ["mosquitto_pub", "-p", str(port), "-t", f"mp/{i}", "-q", str(qos), "-l"],
+                        stdin=f,
+                    )
+                )
+        for p in procs:
+            p.wait(900)
+        mp_got, mp_rate = _probe_rate(probe, started, total)
+
+        workers = min(count, 4)
+        share = total // workers
+        probe = _probe(port, "paho/#", qos)
+        started = time.time_ns()
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", PAHO_PART, str(port), str(share), "100", str(qos), str(i)],
+                stdout=subprocess.DEVNULL,
+            )
+            for i in range(workers)
+        ]
+        for p in procs:
+            p.wait(900)
+        paho_got, paho_rate = _probe_rate(probe, started, share * workers)
+        best = max(
+            mp_rate if mp_got == total else 0.0, paho_rate if paho_got == share * workers else 0.0
+        )
+        rows.append(
+            [
+                f"broker QoS {qos}, {count} plant(s) x {per:,}",
+                f"{step['delivered_rate']:,.0f} (lost {step['lost']:,}; p50 {lat['p50']} / p99 {lat['p99']} ms)",
+                f"{mp_rate:,.0f} (lost {total - mp_got:,})",
+                f"{paho_rate:,.0f} ({workers} procs, lost {share * workers - paho_got:,})",
+                _ratio(ours, best) if best else "-",
+                step["bottleneck"],
+            ]
+        )
+    return rows
+
+
+def probe_vs_mosquitto_sub(port: int, work: Path, n: int) -> list[object]:
+    """Both subscribers on one fleet run: does the Probe count as much as mosquitto_sub?"""
+    per = n // 10
+    path = write_uniform(work / f"subcheck-{per}.log", per, 100, 1000.0)
+    out = work / "sub.txt"
+    with out.open("wb") as f:
+        sub = subprocess.Popen(
+            ["mosquitto_sub", "-p", str(port), "-t", "#", "-C", str(per * 10), "-F", "."],
+            stdout=f,
+        )
+        time.sleep(0.5)
+        result = run_bench(path, f"mqtt://127.0.0.1:{port}", plants=10, speed=1e6, out=None)
+        try:
+            sub.wait(10)
+        except subprocess.TimeoutExpired:
+            sub.kill()
+            sub.wait()
+    step = result.report["steps"][0]
+    counted = out.read_bytes().count(b"\n")
+    return [
+        f"subscribers, 10 plants x {per:,} QoS 0",
+        f"Probe {step['received']:,}",
+        f"mosquitto_sub {counted:,}",
+        "-",
+        "-",
+        "",
+    ]
+
+
+def probe_overhead(port: int, work: Path, n: int, qos: int = 1) -> list[object]:
+    """CPU seconds of this process for 10 plants with the built-in subscriber measuring
+    (mqtt-replay bench) and for the same plants published without it."""
+    import os
+
+    from mqtt_replay.fleet import Fleet
+
+    per = n // 10
+    path = write_uniform(work / f"overhead-{per}.log", per, 100, 1000.0)
+    url = f"mqtt://127.0.0.1:{port}"
+    cpu0 = sum(os.times()[:2])
+    result = run_bench(path, url, plants=10, speed=1e6, qos=qos, out=None)
+    measured = sum(os.times()[:2]) - cpu0
+    fleet = Fleet(path, 10)
+    plants = [fleet.session(p.k, speed=1e6) for p in fleet.plants]
+    cpu0 = sum(os.times()[:2])
+    replayers = [
+        Replayer(s, url, speed=1.0, qos=qos, retain=False, status_topic=None, client_id=f"ovh-{i}")
+        for i, s in enumerate(plants)
+    ]
+    for r in replayers:
+        r.wait(None)
+        r.close()
+    bare = sum(os.times()[:2]) - cpu0
+    step = result.report["steps"][0]
+    return [
+        f"measuring cost, 10 plants x {per:,} QoS {qos}",
+        f"with Probe {measured:.2f} s CPU ({step['received']:,} counted)",
+        f"without {bare:.2f} s CPU",
+        "-",
+        f"+{(measured / bare - 1) * 100:.0f} %" if bare else "-",
+        "tool CPU incl. fleet build, analysis",
+    ]
+
+
+def ramp_knee(port: int, messages: int, ramp: str, slo: str) -> list[list[object]]:
+    path = ensure_session(messages, mix="small", rate=200.0)
+    result = run_bench(path, f"mqtt://127.0.0.1:{port}", plants=10, ramp=ramp, slo=slo, out=None)
+    rows: list[list[object]] = []
+    for s in result.report["steps"]:
+        rows.append(
+            [
+                f"ramp step {s['target_rate']:,.0f} msg/s",
+                f"offered {s['offered_rate']:,.0f}, delivered {s['delivered_rate']:,.0f}",
+                f"lost {s['lost']:,}, p99 {s['latency_ms']['p99']} ms",
+                f"tool CPU {s['cpu']['tool_pct']} %, broker {s['cpu']['broker_pct']} %",
+                "",
+                s["bottleneck"],
+            ]
+        )
+    knee = result.report["knee"]
+    rows.append(
+        [
+            f"knee (SLO {slo})",
+            f"{knee['target_rate']:,.0f} msg/s" if knee else "none in the ramp",
+            "; ".join(knee["reasons"]) if knee else "",
+            "",
+            "",
+            "",
+        ]
+    )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--plants", default="1,10,100")
+    ap.add_argument("--ramp", default="20000:200000:30000:3")
+    ap.add_argument("--ramp-session-messages", type=int, default=20_000)
+    ap.add_argument("--ramp-slo", default="p99=100ms,loss=0", help="the knee's SLO")
+    ap.add_argument("--only", choices=["ceiling", "fleet", "ramp"])
+    args = ap.parse_args()
+    for tool in ("mosquitto_pub", "mosquitto_sub", "cc"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing")
+    work = Path(tempfile.mkdtemp(prefix="mqtt-replay-bench-fleet-"))
+    header = ["workload", "mqtt-replay msg/s", "peer 1 msg/s", "peer 2 msg/s", "ratio", "notes"]
+    title = "fleet benchmarks (peers: paho, mosquitto_pub -l)"
+    if args.only in (None, "ceiling"):
+        rows = [
+            [*r, "paho loop / mosquitto_pub -l"] for r in publisher_ceiling(work, args.messages)
+        ]
+        print_table(f"{title}: publisher ceiling, discard sink", header, rows)
+    if args.only in (None, "fleet", "ramp"):
+        port = free_port()
+        broker = start_mosquitto(port, work)
+        try:
+            if args.only in (None, "fleet"):
+                plants = [int(p) for p in args.plants.split(",")]
+                rows = []
+                for qos in (0, 1):
+                    rows += fleet_ceiling(port, work, args.messages, plants, qos)
+                rows.append(probe_vs_mosquitto_sub(port, work, args.messages))
+                rows.append(probe_overhead(port, work, args.messages))
+                fleet_header = [
+                    *header[:2],
+                    "N x mosquitto_pub -l",
+                    "multi-process paho",
+                    *header[4:],
+                ]
+                print_table(f"{title}: fleet through Mosquitto", fleet_header, rows)
+            if args.only in (None, "ramp"):
+                rows = ramp_knee(port, args.ramp_session_messages, args.ramp, args.ramp_slo)
+                print_table(f"{title}: ramp to the knee (10 plants)", header, rows)
+        finally:
+            broker.terminate()
+            broker.wait(10)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
