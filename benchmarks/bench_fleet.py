@@ -32,9 +32,9 @@ from bench_replay import PAHO_LOOP, free_port, write_uniform
 from common import ensure_session, print_table
 from mqtt_replay import _core
 from mqtt_replay.bench import run_bench
+from mqtt_replay.local_broker import start_mosquitto
 from mqtt_replay.replay import Replayer
 from mqtt_replay.session import open_session
-from mqtt_replay.stack import start_mosquitto
 
 HERE = Path(__file__).resolve().parent
 
