@@ -42,24 +42,27 @@ def _child_env() -> dict[str, str]:
 
 
 def _stop(procs: list[tuple[str, subprocess.Popen[bytes]]], *, grace: bool) -> None:
-    """Stops what we started: the apps first (SIGINT, so they stop their replay and recorder
-    cleanly), then — once they are gone — the broker. After a terminal Ctrl-C (``grace``) the
-    children got the interrupt too, so give them a moment to finish on their own first."""
+    """Stops what we started: the apps first (SIGTERM, which they handle like Ctrl-C: replay
+    and recorder stop cleanly; SIGINT could be ignored in a background job), then — once they
+    are gone — the broker. After a terminal Ctrl-C (``grace``) the children got the interrupt
+    too, so give them a moment to finish on their own first."""
+    names = {id(p): name for name, p in procs}
     apps = [p for name, p in procs if name != "mosquitto"]
     brokers = [p for name, p in procs if name == "mosquitto"]
     if grace:
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline and any(p.poll() is None for p in apps):
             time.sleep(0.05)
-    for group, sig in ((apps, signal.SIGINT), (brokers, signal.SIGTERM)):
+    for group in (apps, brokers):
         for p in group:
             if p.poll() is None:
-                p.send_signal(sig)
+                p.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 5
         for p in group:
             try:
                 p.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                print(f"{names[id(p)]} did not stop within 5 s; killed", file=sys.stderr)
                 p.kill()
                 p.wait(5)
 

@@ -1,5 +1,5 @@
 """Serving a Dash app until Ctrl-C or SIGTERM, then shutting its workers down: one helper for
-both apps' ``__main__``.
+both apps' ``__main__`` (with their shared ``--debug`` option and log format).
 
 By default the app runs under waitress, a production WSGI server (no development-server
 warning); ``debug=True`` keeps Dash's own development server with its debug tools (never the
@@ -8,6 +8,7 @@ reloader: it would start a second replay station or MQTT client).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import signal
 from collections.abc import Callable
@@ -19,6 +20,20 @@ log = logging.getLogger(__name__)
 
 THREADS = 16
 """Request threads: Dash pages fire several callbacks at once and poll on intervals."""
+
+
+def add_debug_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="Dash's development server with debug tools (no reloader); default: waitress",
+    )
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _interrupt(_signum: int, _frame: FrameType | None) -> None:

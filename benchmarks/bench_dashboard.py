@@ -51,7 +51,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from common import print_table
 from mqtt_replay.generate import generate_session
-from mqtt_replay.local_broker import mosquitto_binary, port_open, start_mosquitto
+from mqtt_replay.local_broker import start_mosquitto
 from mqtt_replay.replay import Replayer
 from mqtt_replay.session import open_session
 
@@ -270,17 +270,8 @@ def start_stock_mosquitto(port: int, workdir: Path) -> subprocess.Popen[bytes]:
     """Mosquitto with its default limits (as the Debian package or a plant broker runs it):
     max_inflight_messages 20, max_queued_messages 1000 — which drop QoS 0 messages for a
     subscriber whose outgoing queue is full. ``start_mosquitto`` sets both to 0 (unlimited)."""
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    with (workdir / "mosquitto.log").open("ab") as log:
-        proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 10
-    while not port_open("127.0.0.1", port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"mosquitto did not start on port {port}")
-        time.sleep(0.05)
-    return proc
+    config = f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+    return start_mosquitto(port, workdir, config=config)
 
 
 def run_schedule(

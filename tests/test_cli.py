@@ -102,8 +102,10 @@ def test_serve_from_a_temporary_directory_answers_and_stops_on_sigterm(tmp_path:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     broker_port, sm_port, dash_port = free_port(), free_port(), free_port()
-    cmd = [sys.executable, "-m", "mqtt_replay.cli", "serve", "--broker-port", str(broker_port),
-           "--sm-port", str(sm_port), "--dash-port", str(dash_port)]  # fmt: skip
+    serve = [sys.executable, "-m", "mqtt_replay.cli", "serve", "--broker-port", str(broker_port),
+             "--sm-port", str(sm_port), "--dash-port", str(dash_port)]  # fmt: skip
+    # as a background job of a script: Ctrl-C (SIGINT) ignored, so SIGTERM must do the work
+    cmd = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *serve]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
     with running(cmd, cwd=elsewhere, env=cli_env(tmp), **pipes) as proc:
         urls = [f"http://127.0.0.1:{sm_port}/", f"http://127.0.0.1:{dash_port}/"]
@@ -116,6 +118,7 @@ def test_serve_from_a_temporary_directory_answers_and_stops_on_sigterm(tmp_path:
     assert "Traceback" not in output, output
     assert "development server" not in output  # both apps under waitress
     assert "lost broker" not in output  # the apps stop before the broker they use
+    assert "killed" not in output  # every child stopped on its signal
     assert list(tmp.glob("mqtt-replay-serve-*")) == []
     assert not port_open("127.0.0.1", broker_port)  # the broker it started is gone
     assert not any(port_open("127.0.0.1", p) for p in (sm_port, dash_port))

@@ -9,7 +9,6 @@ may give the URL); passwords are never accepted on the command line.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -22,7 +21,7 @@ from apps.omf_dashboard.config import (
     PROFILES,
     DashboardConfig,
 )
-from apps.serving import run_app
+from apps.serving import add_debug_option, configure_logging, run_app
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -46,19 +45,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--profile", choices=PROFILES, default="replay", help="profile at start")
     parser.add_argument("--history", type=int, default=10_000, help="Message Center bound")
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help="Dash's development server with debug tools (no reloader); default: waitress",
-    )
+    add_debug_option(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     try:
         config = DashboardConfig.from_env(
             host=args.host,

@@ -8,12 +8,11 @@ not on this machine (the page still asks for confirmation).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from apps.serving import run_app
+from apps.serving import add_debug_option, configure_logging, run_app
 from apps.session_manager.app import create_app, make_context, shutdown
 from apps.session_manager.config import (
     DEFAULT_BROKER_URL,
@@ -55,19 +54,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="SESSION",
         help="start replaying this session of the directory (looped) when the app starts",
     )
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help="Dash's development server with debug tools (no reloader); default: waitress",
-    )
+    add_debug_option(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     try:
         config = ManagerConfig(
             host=args.host,
