@@ -103,6 +103,22 @@ def test_a_target_rate_with_the_sessions_mix(private_broker: Broker, tmp_path: P
     assert result.report["mode"] == "rate" and result.report["rate"] == 1500
 
 
+def test_the_tail_of_earlier_traffic_is_not_counted(private_broker: Broker, tmp_path: Path) -> None:
+    """A run right after another one on the same prefixes: what the broker still delivers of
+    the earlier traffic must not show up as duplicates of this run."""
+    from mqtt_replay.fleet import Fleet
+    from mqtt_replay.replay import Replayer
+
+    session = generate_session(tmp_path / "small.log", messages=1000, rate=100, seed=8, mix="small")
+    earlier = Fleet(session, 1).session(1, speed=5)  # plant-1/…, 2 s of traffic
+    with Replayer(earlier, private_broker.url, status_topic=None, retain=False):
+        result = run_bench(session, private_broker.url, plants=2, speed=50, qos=1, out=None)
+    (step,) = result.report["steps"]
+    assert step["stale"] > 0  # the earlier plant-1 was still publishing when the probe came
+    assert step["received"] == step["expected"] == 2000
+    assert step["duplicates"] == step["lost"] == step["reordered"] == 0
+
+
 def test_staggered_plants_start_apart(private_broker: Broker, tmp_path: Path) -> None:
     session = generate_session(tmp_path / "small.log", messages=200, rate=100, seed=2, mix="small")
     result = run_bench(

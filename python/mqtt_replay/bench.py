@@ -35,6 +35,8 @@ __all__ = ["BenchResult", "run_bench"]
 
 Progress = Callable[[str], None]
 SETTLE_S = 1.0  # no new arrival for this long after the last publish: the step is over
+QUIET_S = 0.3  # before a step: the prefixes must have been silent this long …
+QUIET_MAX_S = 30.0  # … waiting at most this long (a broker still digesting earlier traffic)
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 (names, not a bind)
 
 
@@ -102,6 +104,7 @@ def run_step(
     replayers: list[Replayer] = []
     errors: list[str] = []
     try:
+        stale = _wait_for_quiet(probe)
         for spec, session in zip(fleet.plants, sessions, strict=True):
             replayers.append(
                 Replayer(
@@ -159,7 +162,7 @@ def run_step(
         for r in replayers:
             r.stop()
             r.close()
-        seen = probe.stop()
+        seen = _drop_first(probe.stop(), stale)
     for i, s in enumerate(statuses):
         if s.get("origin_unix_us") is not None:
             origins[i] = float(s["origin_unix_us"])
@@ -174,6 +177,7 @@ def run_step(
     step = analyse(plans, seen)
     step.update(
         {
+            "stale": stale,
             "label": label.strip(" :"),
             "speed": speed,
             "duration_s": duration_s,
@@ -189,6 +193,31 @@ def run_step(
     )
     step["bottleneck"] = bottleneck(step)
     return step
+
+
+def _wait_for_quiet(probe: Any) -> int:
+    """Waits until nothing has arrived on the fleet's prefixes for ``QUIET_S`` (a broker may
+    still deliver an earlier run's tail); returns how many messages arrived meanwhile."""
+    last, since = int(probe.status()["received"]), time.monotonic()
+    deadline = since + QUIET_MAX_S
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        got = int(probe.status()["received"])
+        if got != last:
+            last, since = got, time.monotonic()
+        elif time.monotonic() - since >= QUIET_S:
+            break
+    return last
+
+
+def _drop_first(seen: dict[str, Any], n: int) -> dict[str, Any]:
+    """The probe's arrivals without the first ``n`` (arrived before the step started)."""
+    if n <= 0:
+        return seen
+    out = dict(seen)
+    for key, width in (("topic_index", 4), ("arrival_ns", 8), ("size", 4), ("dup", 1)):
+        out[key] = bytes(seen[key])[n * width :]
+    return out
 
 
 def bottleneck(step: dict[str, Any], *, within_slo: bool = True) -> str:
