@@ -115,6 +115,7 @@ def run_step(
                     retain=False,
                     status_topic=None,
                     client_id=spec.client_id,
+                    spin_us=0,  # many engines share few cores: sleep, never spin
                     inflight=inflight,
                     paused=True,
                     allow_remote=allow_remote,

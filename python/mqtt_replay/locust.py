@@ -93,6 +93,7 @@ class PlantUser(User):
                 retain=False,
                 status_topic=None,
                 client_id=fleet.plant(self.k).client_id,
+                spin_us=0,  # many users share few cores: sleep, never spin
             )
         except Exception as exc:
             self.environment.events.request.fire(

@@ -54,7 +54,7 @@ impl Replayer {
         from_us = None, to_us = None, allowed = None, rename = None, qos = None, retain = None,
         prime = "off", compress_gap_us = None, rewrite_time = false,
         status_topic = None, session_name = String::new(), inflight = 1000, start_paused = false,
-        strict = false, keepalive_s = 30, give_up_s = 60.0,
+        strict = false, keepalive_s = 30, give_up_s = 60.0, spin_us = 150,
     ))]
     #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
     fn new(
@@ -81,6 +81,7 @@ impl Replayer {
         strict: bool,
         keepalive_s: u16,
         give_up_s: f64,
+        spin_us: u64,
     ) -> PyResult<Self> {
         let batches = import_stream(py, table)?;
         let mut broker =
@@ -127,6 +128,7 @@ impl Replayer {
             start_paused,
             strict,
             give_up: Duration::from_secs_f64(give_up_s.min(1e9)),
+            spin_ns: spin_us.min(10_000) * 1000,
         };
         let inner = detached(py, move || {
             let msgs = Messages::from_batches(&batches)?;

@@ -251,9 +251,9 @@ pub fn read_packet_v(r: &mut impl Read, v5: bool) -> std::io::Result<Option<Inco
     parse_body(first[0], &body, v5).map(Some)
 }
 
-/// Decodes one complete packet from the front of `buf`: the packet and the bytes it used,
-/// or `None` when `buf` does not hold a whole packet yet.
-pub(crate) fn decode(buf: &[u8], v5: bool) -> std::io::Result<Option<(Incoming, usize)>> {
+/// Splits one complete packet off the front of `buf` without copying: its first byte, its
+/// body and the bytes it used; `None` when `buf` does not hold a whole packet yet.
+pub(crate) fn frame(buf: &[u8]) -> std::io::Result<Option<(u8, &[u8], usize)>> {
     let Some(&first) = buf.first() else {
         return Ok(None);
     };
@@ -274,10 +274,49 @@ pub(crate) fn decode(buf: &[u8], v5: bool) -> std::io::Result<Option<(Incoming, 
             return Err(bad_length());
         }
     }
-    let Some(body) = buf.get(at..at + len) else {
-        return Ok(None);
+    Ok(buf.get(at..at + len).map(|body| (first, body, at + len)))
+}
+
+/// The parts of a PUBLISH body that a probe needs, borrowed: topic, payload length, QoS,
+/// DUP and packet id.
+pub(crate) fn publish_parts(
+    first: u8,
+    body: &[u8],
+    v5: bool,
+) -> std::io::Result<(&[u8], usize, u8, bool, u16)> {
+    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed PUBLISH");
+    let qos = (first >> 1) & 0x03;
+    let tl = usize::from(u16::from_be_bytes([
+        *body.first().ok_or_else(bad)?,
+        *body.get(1).ok_or_else(bad)?,
+    ]));
+    let topic = body.get(2..2 + tl).ok_or_else(bad)?;
+    let mut at = 2 + tl;
+    let pid = if qos > 0 {
+        let p = u16::from_be_bytes([
+            *body.get(at).ok_or_else(bad)?,
+            *body.get(at + 1).ok_or_else(bad)?,
+        ]);
+        at += 2;
+        p
+    } else {
+        0
     };
-    Ok(Some((parse_body(first, body, v5)?, at + len)))
+    if v5 {
+        let n = get_varint(body, &mut at).ok_or_else(bad)?;
+        at += n;
+    }
+    let payload = body.get(at..).ok_or_else(bad)?;
+    Ok((topic, payload.len(), qos, first & 0x08 != 0, pid))
+}
+
+/// Decodes one complete packet from the front of `buf`: the packet and the bytes it used,
+/// or `None` when `buf` does not hold a whole packet yet.
+pub(crate) fn decode(buf: &[u8], v5: bool) -> std::io::Result<Option<(Incoming, usize)>> {
+    match frame(buf)? {
+        Some((first, body, used)) => Ok(Some((parse_body(first, body, v5)?, used))),
+        None => Ok(None),
+    }
 }
 
 /// Keeps partial packets across read timeouts (a subscriber wakes up to check for stop).

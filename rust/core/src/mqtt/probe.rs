@@ -1,15 +1,22 @@
 //! The probe: a native subscriber that stamps every arrival, for measuring a replay end to end
 //! (loss, duplicates, order and latency per topic) without touching the payloads.
+//!
+//! Built for rate, not convenience: one thread reads big chunks, splits packets in place
+//! (no copy of topic or payload), interns topics, stamps every packet of a read with the
+//! time of that read, and answers all QoS 1 packets of a read with one write of PUBACKs.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::subscriber::{subscribe, SubEvent};
+use super::codec::{frame, publish_parts, subscribe_packet};
 use super::url::BrokerConfig;
+use super::{connect, now_ns};
 use crate::error::{Error, Result};
+use crate::transport::Conn;
 
 /// Everything a probe saw, one entry per arrival in arrival order.
 #[derive(Debug, Default, Clone)]
@@ -35,12 +42,12 @@ pub struct ProbeCounters {
 pub struct Probe {
     stop: Arc<AtomicBool>,
     pub counters: Arc<ProbeCounters>,
-    collector: Option<JoinHandle<Arrivals>>,
-    subscriber: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Arrivals>>,
 }
 
 /// How long a probe waits for its SUBACK.
 const SUBACK_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_CHUNK: usize = 256 * 1024;
 
 impl Probe {
     /// Connects, subscribes and returns once the broker acknowledged the subscription.
@@ -50,49 +57,41 @@ impl Probe {
                 "a probe needs at least one topic filter".into(),
             ));
         }
+        subscribe_packet(1, &filters, cfg.protocol >= 5)
+            .map_err(|e| Error::Invalid(format!("probe: {e}")))?;
+        let conn = connect(&cfg, Duration::from_secs(5))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (rx, subscriber) = subscribe(cfg, filters, Arc::clone(&stop))?;
-        let deadline = Instant::now() + SUBACK_TIMEOUT;
         let counters = Arc::new(ProbeCounters::default());
-        let mut early = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(SubEvent::Connected { .. }) => break,
-                Ok(SubEvent::Message(m)) => early.push(m),
-                Ok(SubEvent::Disconnected { reason, .. }) => {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(Error::Broker(format!("probe: {reason}")));
-                }
-                Err(_) => {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(Error::Broker(
-                        "probe: no SUBACK from the broker within 10 s".into(),
-                    ));
-                }
-            }
-        }
-        counters.connected.store(true, Ordering::Relaxed);
-        let c = Arc::clone(&counters);
-        let collector = std::thread::Builder::new()
+        let (ready_tx, ready_rx) = mpsc::channel::<std::result::Result<(), String>>();
+        let (s, c) = (Arc::clone(&stop), Arc::clone(&counters));
+        let thread = std::thread::Builder::new()
             .name("mqtt-probe".into())
-            .spawn(move || collect(&rx, early, &c))
+            .spawn(move || run(&cfg, &filters, conn, &s, &c, &ready_tx))
             .map_err(|e| Error::Broker(e.to_string()))?;
-        Ok(Probe {
+        let mut probe = Probe {
             stop,
             counters,
-            collector: Some(collector),
-            subscriber: Some(subscriber),
-        })
+            thread: Some(thread),
+        };
+        match ready_rx.recv_timeout(SUBACK_TIMEOUT) {
+            Ok(Ok(())) => Ok(probe),
+            Ok(Err(why)) => {
+                probe.stop();
+                Err(Error::Broker(format!("probe: {why}")))
+            }
+            Err(_) => {
+                probe.stop();
+                Err(Error::Broker(
+                    "probe: no SUBACK from the broker within 10 s".into(),
+                ))
+            }
+        }
     }
 
-    /// Unsubscribes (disconnects) and returns every arrival.
+    /// Disconnects and returns every arrival.
     pub fn stop(&mut self) -> Arrivals {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.subscriber.take() {
-            h.join().ok();
-        }
-        self.collector
+        self.thread
             .take()
             .and_then(|h| h.join().ok())
             .unwrap_or_default()
@@ -105,38 +104,187 @@ impl Drop for Probe {
     }
 }
 
-fn collect(
-    rx: &mpsc::Receiver<SubEvent>,
-    early: Vec<super::subscriber::Received>,
-    counters: &ProbeCounters,
-) -> Arrivals {
-    let mut out = Arrivals::default();
-    let mut ids: HashMap<Vec<u8>, u32> = HashMap::new();
-    let mut push = |out: &mut Arrivals, m: super::subscriber::Received| {
-        let next = ids.len() as u32;
-        let id = *ids.entry(m.topic).or_insert_with_key(|t| {
-            out.topics.push(String::from_utf8_lossy(t).into_owned());
-            next
-        });
-        out.topic_index.push(id);
-        out.arrival_ns.push(m.received_ns);
-        out.size
-            .push(u32::try_from(m.payload.len()).unwrap_or(u32::MAX));
-        out.dup.push(u8::from(m.dup));
-        counters.received.fetch_add(1, Ordering::Relaxed);
-    };
-    for m in early {
-        push(&mut out, m);
-    }
-    while let Ok(ev) = rx.recv() {
-        match ev {
-            SubEvent::Message(m) => push(&mut out, m),
-            SubEvent::Disconnected { .. } => {
-                counters.connected.store(false, Ordering::Relaxed);
-                counters.disconnects.fetch_add(1, Ordering::Relaxed);
-            }
-            SubEvent::Connected { .. } => counters.connected.store(true, Ordering::Relaxed),
+struct Collector<'a> {
+    out: Arrivals,
+    ids: HashMap<Vec<u8>, u32>,
+    counters: &'a ProbeCounters,
+    acks: Vec<u8>,
+}
+
+impl Collector<'_> {
+    fn publish(&mut self, topic: &[u8], size: usize, qos: u8, dup: bool, pid: u16, at: i64) {
+        let id = if let Some(&id) = self.ids.get(topic) {
+            id
+        } else {
+            let id = self.ids.len() as u32;
+            self.ids.insert(topic.to_vec(), id);
+            self.out
+                .topics
+                .push(String::from_utf8_lossy(topic).into_owned());
+            id
+        };
+        self.out.topic_index.push(id);
+        self.out.arrival_ns.push(at);
+        self.out.size.push(u32::try_from(size).unwrap_or(u32::MAX));
+        self.out.dup.push(u8::from(dup));
+        if qos > 0 {
+            self.acks.extend_from_slice(&[0x40, 0x02]);
+            self.acks.extend_from_slice(&pid.to_be_bytes());
         }
     }
-    out
+}
+
+/// The probe thread: subscribe, read until stopped, reconnect (with backoff) after a loss.
+fn run(
+    cfg: &BrokerConfig,
+    filters: &[(String, u8)],
+    first: Conn,
+    stop: &AtomicBool,
+    counters: &ProbeCounters,
+    ready: &mpsc::Sender<std::result::Result<(), String>>,
+) -> Arrivals {
+    let mut col = Collector {
+        out: Arrivals::default(),
+        ids: HashMap::new(),
+        counters,
+        acks: Vec::with_capacity(4096),
+    };
+    let mut conn = Some(first);
+    let mut delay = Duration::from_millis(50);
+    let mut subscribed_once = false;
+    while !stop.load(Ordering::Relaxed) {
+        let c = match conn.take() {
+            Some(c) => c,
+            None => match connect(cfg, Duration::from_secs(2)) {
+                Ok(c) => {
+                    delay = Duration::from_millis(50);
+                    c
+                }
+                Err(_) => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+        };
+        let why = session(cfg, filters, &c, stop, &mut col, &mut |ok| {
+            if !subscribed_once {
+                subscribed_once = true;
+                let _ = ready.send(ok);
+            }
+        });
+        c.shutdown();
+        counters.connected.store(false, Ordering::Relaxed);
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if !subscribed_once {
+            let _ = ready.send(Err(why));
+            break;
+        }
+        counters.disconnects.fetch_add(1, Ordering::Relaxed);
+    }
+    col.out
+}
+
+/// One connection's life; returns why it ended.
+fn session(
+    cfg: &BrokerConfig,
+    filters: &[(String, u8)],
+    c: &Conn,
+    stop: &AtomicBool,
+    col: &mut Collector<'_>,
+    on_subscribed: &mut dyn FnMut(std::result::Result<(), String>),
+) -> String {
+    let v5 = cfg.protocol >= 5;
+    let (Ok(mut w), Ok(mut r)) = (c.writer(), c.reader()) else {
+        return "socket clone failed".into();
+    };
+    let Ok(packet) = subscribe_packet(1, filters, v5) else {
+        return "cannot encode SUBSCRIBE".into();
+    };
+    if w.write_all(&packet).and_then(|()| w.flush()).is_err() {
+        return "subscribe failed".into();
+    }
+    c.socket()
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .ok();
+    let half = Duration::from_secs(u64::from(cfg.keep_alive_s.max(1))) / 2;
+    let (mut last_ping, mut last_rx) = (Instant::now(), Instant::now());
+    let mut buf = vec![0u8; READ_CHUNK];
+    let (mut start, mut end) = (0usize, 0usize);
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            let _ = w.write_all(&[0xE0, 0x00]);
+            return "stopped".into();
+        }
+        if last_rx.elapsed() >= half * 2 && last_ping.elapsed() >= half {
+            return "the broker stopped answering".into();
+        }
+        if last_ping.elapsed() >= half {
+            if w.write_all(&[0xC0, 0x00]).is_err() {
+                return "ping failed".into();
+            }
+            last_ping = Instant::now();
+        }
+        if start > 0 && (end == buf.len() || start == end) {
+            buf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+        }
+        if end == buf.len() {
+            buf.resize(buf.len() * 2, 0); // one packet larger than the buffer
+        }
+        let n = match r.read(&mut buf[end..]) {
+            Ok(0) => return "the broker closed the connection".into(),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return format!("connection lost: {e}"),
+        };
+        let at = now_ns();
+        last_rx = Instant::now();
+        end += n;
+        loop {
+            let (first, body, used) = match frame(&buf[start..end]) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return format!("bad packet from the broker: {e}"),
+            };
+            match first >> 4 {
+                3 => match publish_parts(first, body, v5) {
+                    Ok((topic, size, qos, dup, pid)) => col.publish(topic, size, qos, dup, pid, at),
+                    Err(e) => return format!("bad packet from the broker: {e}"),
+                },
+                9 => {
+                    // SUBACK: a refused filter has a code of 0x80 or more.
+                    if body.iter().skip(2 + usize::from(v5)).any(|&b| b >= 0x80) {
+                        on_subscribed(Err("subscription refused".into()));
+                        return "subscription refused".into();
+                    }
+                    col.counters.connected.store(true, Ordering::Relaxed);
+                    on_subscribed(Ok(()));
+                }
+                _ => {}
+            }
+            start += used;
+        }
+        col.counters
+            .received
+            .store(col.out.arrival_ns.len() as u64, Ordering::Relaxed);
+        if !col.acks.is_empty() {
+            // Every QoS 1 packet of this read acknowledged with one write.
+            let ok = w.write_all(&col.acks).is_ok();
+            col.acks.clear();
+            if !ok {
+                return "ack failed".into();
+            }
+        }
+    }
 }
