@@ -251,6 +251,7 @@ def test_station_drives_the_replayer(sessions_dir: Path) -> None:
         "state": "stopped",
         "sent": 5,
         "total": 10,
+        "active_s": 0.0,  # seconds spent playing (the fake reports no elapsed time)
     }
     station.start(PLANT_L4, "mqtt://127.0.0.1:1", rs.ReplayOptions())
     assert ("close", None) in fake.calls  # the previous replay is released
