@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,13 +64,37 @@ def validate_session_name(name: object) -> str:
 
 
 def resolve_in(directory: Path, name: object) -> Path:
-    """The path of ``name`` inside ``directory``; LibraryError if it would lie elsewhere."""
+    """The path of ``name`` directly inside ``directory``; LibraryError otherwise.
+
+    A symbolic link the user placed in the directory opens (the usual way to list a big
+    recording without copying it): uploads and renames never create links, so a link there
+    is the user's intent. Its target must be a regular file.
+    """
     checked = validate_file_name(name)
     base = directory.resolve()
-    path = (base / checked).resolve()
+    path = base / checked
     if path.parent != base:
         raise LibraryError(f"{checked!r} is outside the session directory")
+    if path.is_symlink() and path.exists() and not path.resolve().is_file():
+        raise LibraryError(f"{checked!r} links to something that is not a file")
     return path
+
+
+def zip_without_log(path: Path) -> str | None:
+    """Why a ``.zip`` holds no session, or None when it has a ``.log`` member."""
+    if path.suffix.lower() != ".zip":
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [
+                n for n in zf.namelist() if not n.startswith("__MACOSX/") and not n.endswith("/")
+            ]
+    except (OSError, zipfile.BadZipFile) as exc:
+        return f"not a readable zip archive ({exc})"
+    if any(n.lower().endswith(".log") for n in names):
+        return None
+    shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    return f"no session log (.log) in this zip; it holds: {shown or 'nothing'}"
 
 
 @dataclass(frozen=True)

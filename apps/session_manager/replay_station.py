@@ -159,6 +159,9 @@ class ReplayStation:
         self._error: str | None = None
         self._starting = False
         self._generation = 0
+        # replay seconds spent paused (the engine's rate counts them): (total, paused since)
+        self._paused_s = 0.0
+        self._paused_since: float | None = None
 
     def check_broker(self, url: str, confirmed_remote: bool) -> None:
         """Refuses malformed URLs and non-loopback brokers that are not allowed and confirmed."""
@@ -195,6 +198,7 @@ class ReplayStation:
                 "remote": not is_loopback_url(broker_url),
             }
             self._report, self._error, self._starting = None, None, True
+            self._paused_s, self._paused_since = 0.0, None
         threading.Thread(
             target=self._open,
             args=(generation, name, path, broker_url, options),
@@ -267,18 +271,36 @@ class ReplayStation:
             out["status"] = None
             out["report"] = report
             return out
-        status = replayer.status()
+        status = self._with_active_rate(replayer.status())
         out["status"] = status
         out["active"] = status.get("state") in ("playing", "paused", "starting")
         if status.get("error"):
             out["error"] = status["error"]
         if status.get("state") in ("finished", "stopped") and report is None:
-            report = replayer.stats()
+            report = {**replayer.stats(), "active_s": status["active_s"]}
             with self._lock:
                 if self._replayer is replayer:
                     self._report = report
         out["report"] = report
         return out
+
+    def _with_active_rate(self, status: dict[str, Any]) -> dict[str, Any]:
+        """Adds ``active_s`` (seconds spent playing) and ``active_rate`` (msg/s while playing:
+        it does not fall while the replay is paused, unlike the engine's ``rate``)."""
+        elapsed = float(status.get("elapsed_s") or 0.0)
+        with self._lock:
+            if status.get("state") == "paused":
+                if self._paused_since is None:
+                    self._paused_since = elapsed
+                current = elapsed - self._paused_since
+            else:
+                if self._paused_since is not None:
+                    self._paused_s += max(elapsed - self._paused_since, 0.0)
+                    self._paused_since = None
+                current = 0.0
+            active = max(elapsed - self._paused_s - current, 0.0)
+        sent = int(status.get("sent") or 0)
+        return {**status, "active_s": active, "active_rate": sent / active if active > 0 else 0.0}
 
     def stop_current(self) -> None:
         """Stops and releases the current replay (its report stays visible)."""

@@ -23,8 +23,14 @@ from typing import Any, Literal
 
 from apps.session_manager import clock
 from apps.session_manager.analysis import SessionView, build_view, family_of_rows
-from apps.session_manager.library import header_fields, list_sessions, resolve_in
+from apps.session_manager.library import (
+    header_fields,
+    list_sessions,
+    resolve_in,
+    zip_without_log,
+)
 from mqtt_replay import MqttReplayError, open_session
+from mqtt_replay.errors import SessionFormatError
 
 CacheKey = tuple[str, int, int]
 JobState = Literal["loading", "ready", "error"]
@@ -157,7 +163,7 @@ class SessionStore:
             self._load(name, path, key, job)
         except (MqttReplayError, OSError, ValueError) as exc:
             with self._lock:
-                job.state, job.error = "error", str(exc)
+                job.state, job.error = "error", reason(exc, path)
         finally:
             with self._lock:
                 if job.state == "ready":
@@ -167,6 +173,9 @@ class SessionStore:
         def progress(done: int, total: int) -> None:
             job.done, job.total = done, total
 
+        no_log = zip_without_log(path)
+        if no_log:
+            raise SessionFormatError(no_log)
         session = open_session(path, tz=self.tz, mode=self.mode_for(path), progress=progress)
         view = build_view(session)
         family_of_rows(view)  # classify while loading, not on the first click
@@ -221,6 +230,9 @@ class SessionStore:
 
         view = self._cached_view(key)
         try:
+            no_log = zip_without_log(path)
+            if no_log:
+                raise SessionFormatError(no_log)
             session = (
                 view.session
                 if view is not None
@@ -236,7 +248,7 @@ class SessionStore:
                 container=session.container,
             )
         except (MqttReplayError, OSError, ValueError) as exc:
-            summary = Summary(0, 0.0, None, None, 0, "?", error=str(exc))
+            summary = Summary(0, 0.0, None, None, 0, "?", error=reason(exc, path))
         with self._lock:
             self._summaries[key] = summary
             self._summary_jobs.pop(key, None)
@@ -245,6 +257,14 @@ class SessionStore:
     def _cached_view(self, key: CacheKey) -> SessionView | None:
         with self._lock:
             return self._views.get(key)
+
+
+def reason(exc: BaseException, path: Path) -> str:
+    """An error message fit for the page: the file's directory (long, known) left out."""
+    text = str(exc)
+    for prefix in (str(path.resolve()), str(path)):
+        text = text.replace(prefix + ": ", "").replace(prefix, path.name)
+    return text
 
 
 def _drop(mapping: MutableMapping[CacheKey, Any], path: str) -> None:
@@ -286,11 +306,17 @@ def library_rows(
             **header_fields(header),
             "status": "",
         }
+        row["health"] = ""
         if isinstance(got, LoadJob):
             row["status"] = f"reading {got.fraction:.0%}"
         elif summary and summary.error:
-            row["status"] = f"error: {summary.error}"
+            row["status"], row["health"] = f"cannot open: {summary.error}", "error"
+        elif summary and summary.messages == 0:
+            row["status"], row["health"] = "empty: no messages in this file", "empty"
+            if summary.skipped:
+                row["status"] = f"empty: no message read, {summary.skipped:,} bad line(s)"
         elif summary and summary.skipped:
-            row["status"] = f"{summary.skipped} bad line(s) skipped"
+            row["status"] = f"{summary.skipped:,} bad line(s) skipped"
+            row["health"] = "warning"
         rows.append(row)
     return rows, pending

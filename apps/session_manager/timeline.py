@@ -197,6 +197,11 @@ def figure(
         return clock.wall_ms(us, tz)
 
     zone = clock.abbreviation(tl.x0, tz)
+    if tl.mode == "empty":
+        return blank_figure(
+            "No messages in this range: widen the time window, switch topics on, "
+            "clear the text filter or turn the pre-filter off."
+        )
     nl = max(len(tl.lanes), 1)
     fig = go.Figure()
     if tl.lanes:  # pins every lane on the axis, also those empty in this range
@@ -298,7 +303,7 @@ def figure(
     )
     fig.update_xaxes(
         type="date",
-        range=[_ms(tl.x0).item(), _ms(tl.x1).item()] if tl.mode != "empty" else None,
+        range=[_ms(tl.x0).item(), _ms(tl.x1).item()],
         title=clock.axis_title(tz),
         gridcolor="#e9ecef",
     )
@@ -312,6 +317,32 @@ def figure(
         fixedrange=True,
         automargin=True,
         tickfont={"size": 10},
+    )
+    return fig
+
+
+def blank_figure(text: str) -> go.Figure:
+    """A figure without axes that only says ``text`` (no made-up axis ranges)."""
+    fig = go.Figure()
+    fig.update_layout(
+        height=240,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        plot_bgcolor="#fbfcfe",
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[
+            {
+                "text": text,
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+                "font": {"size": 13, "color": "#5b6675"},
+            }
+        ]
+        if text
+        else [],
     )
     return fig
 

@@ -8,8 +8,9 @@ lives in the app's :class:`~apps.session_manager.store.SessionStore`. The page-w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import dash
 import dash_ag_grid as dag
@@ -19,8 +20,8 @@ from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from apps.session_manager import analyse_panels as panels
-from apps.session_manager import analysis, clock, message_table, outliers
-from apps.session_manager.library import list_sessions
+from apps.session_manager import analysis, clock, message_table, outliers, timeline
+from apps.session_manager.library import SessionFile, list_sessions
 from apps.session_manager.pages import analyse_callbacks
 from apps.session_manager.pages.analyse_callbacks import QUICK_RANGES, view_of
 from apps.session_manager.render import alert, fmt_bytes, fmt_duration
@@ -34,6 +35,10 @@ STEP_BUTTONS = (
     ("prev-topic", "◀ of topic", "previous message of the same topic (K)"),
     ("next-topic", "of topic ▶", "next message of the same topic (J)"),
 )
+# The analysis area before a session is open: kept laid out (graphs and grids keep their width)
+# but takes no room, so the page shows only what to do next.
+HIDDEN = {"visibility": "hidden", "position": "absolute", "left": "-200vw", "width": "96vw"}
+RECENT = 6
 PATH = "/analyse"
 NAME = "Analyse"
 ORDER = 1
@@ -45,6 +50,33 @@ def _card(title: str, body: Any, **kwargs: Any) -> Any:
         className="mb-2",
         **kwargs,
     )
+
+
+def pick_a_session(files: Sequence[SessionFile], note: str | None = None) -> Any:
+    """The empty state: what to do (pick a session), with the most recent ones one click away."""
+    recent = sorted(files, key=lambda f: f.mtime, reverse=True)[:RECENT]
+    items = [
+        html.Li(
+            [
+                dcc.Link(f.name, href=f"/analyse?session={quote(f.name)}", refresh=True),
+                html.Span(f" · {fmt_bytes(f.size)}", className="text-muted"),
+            ]
+        )
+        for f in recent
+    ]
+    body: list[Any] = []
+    if note:
+        body.append(html.P(note, className="fw-semibold", id="analyse-empty-note"))
+    body.append(
+        html.P(
+            "Pick a session in the box above to see its timeline, topics and messages."
+            if files
+            else "The session directory is empty: record a session or upload one in the Library."
+        )
+    )
+    if items:
+        body += [html.Div("Most recent:", className="small text-muted"), html.Ul(items)]
+    return dbc.Card(dbc.CardBody(body), className="mb-2", id="analyse-pick")
 
 
 def make_layout(ctx: AppContext) -> Callable[..., Any]:
@@ -112,7 +144,9 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                 ),
                 dcc.Loading(
                     dcc.Graph(
-                        id="analyse-timeline", figure=go.Figure(), config={"displaylogo": False}
+                        id="analyse-timeline",
+                        figure=timeline.blank_figure(""),
+                        config={"displaylogo": False},
                     ),
                     delay_show=400,
                 ),
@@ -324,21 +358,25 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     className="g-2 mb-2 align-items-center",
                 ),
                 html.Div(
-                    [
-                        html.Span(id="analyse-outliers-text", className="me-2"),
-                        dbc.Button(
-                            "Clip the window to the bulk",
-                            id="analyse-clip-bulk",
-                            size="sm",
-                            color="warning",
-                            outline=True,
-                        ),
-                    ],
+                    html.Div(
+                        [
+                            html.Span(id="analyse-outliers-text", className="me-2"),
+                            dbc.Button(
+                                "Clip the window to the bulk",
+                                id="analyse-clip-bulk",
+                                size="sm",
+                                color="warning",
+                                outline=True,
+                            ),
+                        ],
+                        className="d-flex flex-wrap align-items-center gap-1",
+                    ),
                     id="analyse-outliers",
-                    className="alert alert-warning py-1 px-2 small mb-2 d-flex align-items-center",
+                    className="alert alert-warning py-1 px-2 small mb-2",
                     style={"display": "none"},
                 ),
                 html.Div(id="analyse-load"),
+                html.Div(id="analyse-empty"),
                 dbc.Row(
                     [
                         dbc.Col(
@@ -363,6 +401,8 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                         ),
                     ],
                     className="g-2",
+                    id="analyse-main",
+                    style=HIDDEN,
                 ),
             ]
         )
@@ -425,13 +465,17 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("analyse-session-select", "options"),
         Output("analyse-session-select", "value"),
+        Output("analyse-empty", "children"),
         Input("analyse-init", "data"),
         State("app-session", "data"),
     )
     def fill_sessions(init: dict[str, Any], remembered: str | None) -> Any:
-        names = [f.name for f in list_sessions(ctx.config.sessions_dir)]
+        files = list_sessions(ctx.config.sessions_dir)
+        names = [f.name for f in files]
         wanted = (init or {}).get("session") or remembered
-        return [{"label": n, "value": n} for n in names], wanted if wanted in names else None
+        if wanted in names:
+            return [{"label": n, "value": n} for n in names], wanted, None
+        return [{"label": n, "value": n} for n in names], None, pick_a_session(files)
 
     @app.callback(
         Output("analyse-session", "data"),
@@ -476,6 +520,8 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         Output("analyse-selected", "data", allow_duplicate=True),
         Output("analyse-outliers-text", "children"),
         Output("analyse-outliers", "style"),
+        Output("analyse-main", "style"),
+        Output("analyse-empty", "children", allow_duplicate=True),
         Input("analyse-session", "data"),
         Input("app-tz", "value"),
         prevent_initial_call=True,
@@ -502,12 +548,33 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         )
         if dash.ctx.triggered_id == "app-tz":  # only the labels change
             nu = dash.no_update
-            return (summary, nu, nu, nu, nu, nu, nu, nu, nu, note, nu)
+            return (summary, nu, nu, nu, nu, nu, nu, nu, nu, note, nu, nu, nu)
         marks = {round(duration * i / 4, 3): fmt_duration(duration * i / 4) for i in range(5)}
         tree = panels.topic_tree(analysis.topic_tree(view, analysis.Selection()))
         topics = [{"label": t, "value": t} for t in sorted(view.topics)]
         style = {} if found else {"display": "none"}
-        return summary, duration, [0, duration], marks, tree, topics, True, "", None, note, style
+        main, empty = ({}, None)
+        if len(view) == 0:
+            main = HIDDEN
+            empty = pick_a_session(
+                list_sessions(ctx.config.sessions_dir),
+                f"{s.path.name} holds no messages: there is nothing to analyse in it.",
+            )
+        return (
+            summary,
+            duration,
+            [0, duration],
+            marks,
+            tree,
+            topics,
+            True,
+            "",
+            None,
+            note,
+            style,
+            main,
+            empty,
+        )
 
     @app.callback(
         Output("analyse-window-slider", "value", allow_duplicate=True),

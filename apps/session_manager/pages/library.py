@@ -25,39 +25,52 @@ ORDER = 0
 OUTCOMES = ("all", "ok", "nok", "mixed", "unknown")
 
 COLUMNS: list[dict[str, Any]] = [
-    {"field": "name", "headerName": "session", "flex": 3, "minWidth": 260},
+    {"field": "name", "headerName": "session", "flex": 3, "minWidth": 220, "tooltipField": "name"},
     {
         "field": "recorded",
         "headerName": "recorded (first message)",
-        "width": 215,
+        "width": 205,
         "headerTooltip": "time of the session's first message, in the zone picked at the top",
     },
     {
         "field": "duration",
         "headerName": "duration",
-        "width": 115,
+        "width": 100,
         "type": "numericColumn",
         "valueFormatter": DURATION_FORMAT,
     },
     {
         "field": "messages",
         "headerName": "messages",
-        "width": 115,
+        "width": 105,
         "type": "numericColumn",
         "valueFormatter": INT_FORMAT,
     },
     {
         "field": "size",
         "headerName": "size",
-        "width": 100,
+        "width": 95,
         "type": "numericColumn",
         "valueFormatter": BYTES_FORMAT,
     },
-    {"field": "description", "headerName": "description", "flex": 2, "minWidth": 160},
-    {"field": "outcome", "headerName": "outcome", "width": 105},
-    {"field": "preset", "headerName": "preset", "width": 95},
-    {"field": "ccu_version", "headerName": "CCU", "width": 120},
-    {"field": "status", "headerName": "status", "flex": 1, "minWidth": 120},
+    {
+        "field": "description",
+        "headerName": "description",
+        "flex": 2,
+        "minWidth": 120,
+        "tooltipField": "description",
+    },
+    {"field": "outcome", "headerName": "outcome", "width": 95},
+    {"field": "preset", "headerName": "preset", "width": 85},
+    {"field": "ccu_version", "headerName": "CCU", "width": 90},
+    {
+        "field": "status",
+        "headerName": "status",
+        "flex": 2,
+        "minWidth": 160,
+        "tooltipField": "status",
+        "cellClass": "lib-status",
+    },
 ]
 
 
@@ -160,6 +173,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     ],
                     className="d-flex gap-2 align-items-center mb-2",
                 ),
+                html.Div(id="library-health"),
                 dag.AgGrid(
                     id="library-grid",
                     columnDefs=COLUMNS,
@@ -173,6 +187,11 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                         },
                     },
                     getRowId="params.data.name",
+                    rowClassRules={
+                        "lib-row-error": "params.data.health == 'error'",
+                        "lib-row-empty": "params.data.health == 'empty'",
+                        "lib-row-warning": "params.data.health == 'warning'",
+                    },
                     style={"height": "calc(100vh - 230px)", "minHeight": "320px"},
                     className="ag-theme-quartz",
                 ),
@@ -234,6 +253,34 @@ def table_rows(
         return lib.filter_rows(rows, text, outcome, regex=regex), pending, None
     except lib.LibraryError as exc:
         return rows, pending, str(exc)
+
+
+HEALTH_COLORS = {"error": "danger", "empty": "warning", "warning": "warning"}
+HEALTH_TITLES = {
+    "error": "This session cannot be opened",
+    "empty": "This session holds no messages",
+    "warning": "Some lines of this session could not be read",
+}
+
+
+def health_detail(row: dict[str, Any]) -> Any:
+    """The full reason why the selected session is failed, empty or partly unreadable
+    (expandable, so a long reason is never cut off)."""
+    health = row.get("health") or ""
+    if not health:
+        return None
+    return dbc.Alert(
+        html.Details(
+            [
+                html.Summary(f"{HEALTH_TITLES[health]}: {row['name']}", className="fw-semibold"),
+                html.Div(str(row.get("status") or ""), className="mt-1 text-break"),
+            ],
+            open=True,
+        ),
+        color=HEALTH_COLORS[health],
+        className="py-2 mb-2 small",
+        id="library-health-detail",
+    )
 
 
 def apply_action(
@@ -315,13 +362,14 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         Output("library-delete-open", "disabled"),
         Output("library-selected-name", "children"),
         Output("app-session", "data", allow_duplicate=True),
+        Output("library-health", "children"),
         Input("library-grid", "selectedRows"),
         prevent_initial_call=True,
     )
     def select(rows: list[dict[str, Any]] | None) -> Any:
         name = rows[0]["name"] if rows else None
         if not name:
-            return "/analyse", "/replay", True, True, True, True, "", dash.no_update
+            return "/analyse", "/replay", True, True, True, True, "", dash.no_update, None
         q = quote(name)
         return (
             f"/analyse?session={q}",
@@ -332,6 +380,7 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
             False,
             name,
             name,
+            health_detail(rows[0]) if rows else None,
         )
 
     @app.callback(

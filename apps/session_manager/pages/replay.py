@@ -17,7 +17,14 @@ from dash.exceptions import PreventUpdate
 from apps.session_manager.config import is_loopback_url
 from apps.session_manager.library import list_sessions
 from apps.session_manager.render import alert
-from apps.session_manager.replay_panels import counters, density_figure, progress_of, report_card
+from apps.session_manager.replay_panels import (
+    counters,
+    density_figure,
+    form_values,
+    loop_progress,
+    progress_of,
+    report_card,
+)
 from apps.session_manager.replay_station import SPEEDS, ReplayRefused, options_from_form
 from mqtt_replay.topics import family_filters
 
@@ -72,9 +79,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                                     value="1",
                                     options=[
                                         {
-                                            "label": "as fast as possible"
-                                            if s == "max"
-                                            else f"{s}×",
+                                            "label": "max" if s == "max" else f"{s}×",
                                             "value": s,
                                         }
                                         for s in SPEEDS
@@ -278,6 +283,24 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     className="d-none",
                     label="I understand this replays recorded traffic to a broker that is not on this machine.",
                 ),
+                dbc.Modal(
+                    [
+                        dbc.ModalHeader(dbc.ModalTitle("Replace the running replay?")),
+                        dbc.ModalBody(id="replay-replace-text"),
+                        dbc.ModalFooter(
+                            [
+                                dbc.Button(
+                                    "Keep it running", id="replay-replace-cancel", color="secondary"
+                                ),
+                                dbc.Button(
+                                    "Stop it and play", id="replay-replace-confirm", color="danger"
+                                ),
+                            ]
+                        ),
+                    ],
+                    id="replay-replace-modal",
+                    is_open=False,
+                ),
                 dbc.Row(
                     [
                         dbc.Col([options, controls, html.Div(id="replay-message")], xl=6),
@@ -339,24 +362,66 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         return "\n".join(lines)
 
     @app.callback(
+        *[Output(f"replay-{f}", "value") for f in FORM_FIELDS],
+        Input("replay-init", "data"),
+    )
+    def mirror(_init: Any) -> Any:
+        """A running replay's settings in the form (the page may have been left and reopened)."""
+        snap = station.snapshot()
+        if not (snap.get("active") or snap.get("starting")) or not snap.get("options"):
+            raise PreventUpdate
+        values = form_values(snap["options"])
+        return tuple(values[f] for f in FORM_FIELDS)
+
+    @app.callback(
         Output("replay-message", "children"),
         Output("replay-timeline", "figure"),
+        Output("replay-replace-modal", "is_open"),
+        Output("replay-replace-text", "children"),
         Input("replay-play", "n_clicks"),
+        Input("replay-replace-confirm", "n_clicks"),
+        Input("replay-replace-cancel", "n_clicks"),
         State("replay-session", "value"),
         State("replay-broker", "value"),
         State("replay-remote-confirm", "value"),
         *[State(f"replay-{f}", "value") for f in FORM_FIELDS],
         prevent_initial_call=True,
     )
-    def play(_n: Any, name: str | None, broker: str | None, confirmed: bool, *values: Any) -> Any:
+    def play(
+        _n: Any,
+        _confirm: Any,
+        _cancel: Any,
+        name: str | None,
+        broker: str | None,
+        confirmed: bool,
+        *values: Any,
+    ) -> Any:
+        nu = dash.no_update
+        trigger = dash.ctx.triggered_id
+        if trigger == "replay-replace-cancel":
+            return nu, nu, False, nu
         if not name:
-            return alert("Choose a session first.", "warning"), dash.no_update
+            return alert("Choose a session first.", "warning"), nu, False, nu
         try:
             options = options_from_form(dict(zip(FORM_FIELDS, values, strict=True)))
+            snap = station.snapshot()
+            if trigger == "replay-play" and snap.get("active"):
+                state = (snap.get("status") or {}).get("state", "running")
+                text = [
+                    html.P(
+                        [
+                            "A replay of ",
+                            html.Strong(str(snap.get("session"))),
+                            f" is {state} ({loop_progress(snap.get('status') or {})}).",
+                        ]
+                    ),
+                    html.P(["Stop it and play ", html.Strong(name), " instead?"], className="mb-0"),
+                ]
+                return nu, nu, True, text
             station.start(name, (broker or "").strip(), options, confirmed_remote=bool(confirmed))
         except (ReplayRefused, ValueError) as exc:
-            return alert(str(exc)), dash.no_update
-        return None, density_figure(ctx.store.get(name))
+            return alert(str(exc)), nu, False, nu
+        return None, density_figure(ctx.store.get(name)), False, nu
 
     @app.callback(
         Output("replay-timeline", "figure", allow_duplicate=True),

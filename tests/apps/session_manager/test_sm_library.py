@@ -46,15 +46,21 @@ def test_safe_names_resolve_inside(tmp_path: Path, name: str) -> None:
     assert lib.resolve_in(tmp_path, name) == tmp_path.resolve() / name
 
 
-def test_symlink_out_of_the_directory_is_refused(tmp_path: Path) -> None:
+def test_a_symlink_the_user_placed_opens(tmp_path: Path) -> None:
+    """Uploads and renames never create links: a link in the directory is the user's intent
+    (the usual way to list a big recording without copying it)."""
     outside = tmp_path / "outside"
     outside.mkdir()
-    (outside / "secret.log").write_text("{}\n")
+    (outside / "big.log").write_text("{}\n")
     sessions = tmp_path / "sessions"
     sessions.mkdir()
-    os.symlink(outside / "secret.log", sessions / "link.log")
-    with pytest.raises(lib.LibraryError, match="outside"):
-        lib.resolve_in(sessions, "link.log")
+    os.symlink(outside / "big.log", sessions / "link.log")
+    assert lib.resolve_in(sessions, "link.log") == sessions.resolve() / "link.log"
+    os.symlink(outside, sessions / "dir.log")
+    with pytest.raises(lib.LibraryError, match="not a file"):
+        lib.resolve_in(sessions, "dir.log")
+    lib.delete_session(sessions, "link.log")  # removes the link, never the recording
+    assert (outside / "big.log").exists()
 
 
 def test_session_names() -> None:

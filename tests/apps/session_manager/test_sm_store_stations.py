@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -66,6 +67,9 @@ def test_changed_file_is_read_again(tmp_path: Path) -> None:
 
 def test_library_rows_and_summaries(sessions_dir: Path) -> None:
     (sessions_dir / "broken.db").write_bytes(b"not sqlite")
+    (sessions_dir / "empty.log").write_bytes(b"")
+    with zipfile.ZipFile(sessions_dir / "notes.zip", "w") as zf:
+        zf.writestr("readme.txt", "no session here")
     store = SessionStore(sessions_dir)
     rows, pending = library_rows(store, "Europe/Berlin")
     assert pending == []
@@ -84,7 +88,20 @@ def test_library_rows_and_summaries(sessions_dir: Path) -> None:
     rows, _ = library_rows(SessionStore(sessions_dir), "UTC")
     by_name = {r["name"]: r for r in rows}
     assert by_name["renamed_20990101_000000.db"]["recorded"] == "2026-03-03 08:00:00 UTC"
-    assert by_name["broken.db"]["status"].startswith("error")
+    broken = by_name["broken.db"]
+    assert broken["health"] == "error" and broken["status"] == (
+        "cannot open: cannot read the schema: file is not a database"
+    )  # the full reason, without the directory's path
+    assert by_name[PLANT]["health"] == ""
+    assert (by_name["empty.log"]["health"], by_name["empty.log"]["status"]) == (
+        "empty",
+        "empty: no messages in this file",
+    )
+    assert by_name["notes.zip"]["health"] == "error"
+    assert by_name["notes.zip"]["status"] == (
+        "cannot open: no session log (.log) in this zip; it holds: readme.txt"
+    )
+    assert "no session log" in str(SessionStore(sessions_dir).request("notes.zip").error)
     summary = store.summary(PLANT)
     assert isinstance(summary, Summary) and summary.container == "ndjson"
 
@@ -251,6 +268,7 @@ def test_station_drives_the_replayer(sessions_dir: Path) -> None:
         "state": "stopped",
         "sent": 5,
         "total": 10,
+        "active_s": 0.0,  # seconds spent playing (the fake reports no elapsed time)
     }
     station.start(PLANT_L4, "mqtt://127.0.0.1:1", rs.ReplayOptions())
     assert ("close", None) in fake.calls  # the previous replay is released
