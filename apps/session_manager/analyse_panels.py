@@ -23,7 +23,9 @@ from apps.session_manager.inspector import (
 from apps.session_manager.render import (
     BYTES_FORMAT,
     INT_FORMAT,
+    TOPIC_TITLE,
     diff_view,
+    elide_middle,
     fixed_format,
     fmt_seconds,
     json_tree,
@@ -43,7 +45,11 @@ def topic_label(topic: dict[str, Any]) -> Any:
         extra.append(html.Span(f" {hidden:,} pre-filtered", className="badge-note"))
     return html.Span(
         [
-            html.Span(topic["topic"], className=cls),
+            html.Span(
+                elide_middle(topic["topic"]),
+                className=cls,
+                title=elide_middle(topic["topic"], TOPIC_TITLE),
+            ),
             html.Span(f"{count:,}", className="topic-count"),
             *extra,
         ],
@@ -121,7 +127,7 @@ def stats_rows(stats: list[dict[str, Any]], start_us: int) -> list[dict[str, Any
     for s in stats:
         rows.append(
             {
-                "topic": s["topic"],
+                "topic": elide_middle(s["topic"]),
                 "category": s["category"],
                 "count": s["count"],
                 "rate": round(s["rate"], 3) if s["rate"] is not None else None,
@@ -167,7 +173,12 @@ STATS_COLUMNS: list[dict[str, Any]] = [
 def inspector_header(d: MessageDetail) -> Any:
     return html.Div(
         [
-            html.Div(d.topic, className="fw-semibold text-break mb-1", id="analyse-insp-topic"),
+            html.Div(
+                elide_middle(d.topic, TOPIC_TITLE),
+                className="fw-semibold text-break mb-1",
+                id="analyse-insp-topic",
+                title=f"{len(d.topic.encode()):,} bytes" if len(d.topic) > TOPIC_TITLE else None,
+            ),
             kv_table(
                 [
                     ("message", f"#{d.row}"),
@@ -249,11 +260,14 @@ def chain_outputs(chain: Chain, tz: str) -> tuple[Any, Any, list[dict[str, Any]]
     note = f"{chain.total:,} messages across {len(topics)} topics mention {chain.key!r}"
     if len(chain.steps) < chain.total:
         note += f" (showing the first {len(chain.steps):,})"
-    path = " → ".join(topics[:12]) + (" → …" if len(topics) > 12 else "")
+    path = " → ".join(elide_middle(t) for t in topics[:12]) + (" → …" if len(topics) > 12 else "")
     summary = html.Div(
         [html.Div(note, className="small mb-1"), html.Div(path, className="chain-path small mb-2")]
     )
-    steps = [{**s, "time": clock.fmt(s["ts"], tz)} for s in chain.steps]
+    steps = [
+        {**s, "time": clock.fmt(s["ts"], tz), "topic": elide_middle(s["topic"])}
+        for s in chain.steps
+    ]
     return summary, chain_figure(chain, tz), steps
 
 

@@ -17,6 +17,7 @@ from apps.session_manager import clock
 from apps.session_manager.analysis import IntArray, SessionView, rows_matching_text
 from apps.session_manager.inspector import NO_JSON, parse_json
 from apps.session_manager.message_table import iso_utc
+from apps.session_manager.render import unique_labels
 from mqtt_replay.topics import category
 
 MIN_KEY_CHARS = 3
@@ -109,13 +110,15 @@ def follow(view: SessionView, key: str, rows: IntArray | None = None) -> Chain:
 
 def chain_figure(chain: Chain, tz: str = clock.UTC_NAME) -> go.Figure:
     """The chain as a path across topic lanes over time (one marker per message)."""
-    lanes = chain.topics
+    # Drawn by elided labels: a topic may be 65,535 bytes long.
+    labels = dict(zip(chain.topics, unique_labels(chain.topics), strict=True))
+    lanes = list(labels.values())
     fig = go.Figure()
     if chain.steps:
         fig.add_trace(
             go.Scatter(
                 x=clock.wall_ms([s["ts"] for s in chain.steps], tz),
-                y=[s["topic"] for s in chain.steps],
+                y=[labels[s["topic"]] for s in chain.steps],
                 mode="lines+markers",
                 line={"width": 1, "color": "#adb5bd"},
                 marker={"size": 9, "color": "#0d6efd"},

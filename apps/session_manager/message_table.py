@@ -16,6 +16,7 @@ import numpy as np
 
 from apps.session_manager import clock
 from apps.session_manager.analysis import IntArray, Selection, SessionView, rows_matching_text
+from apps.session_manager.render import elide_middle
 from mqtt_replay.statistics import sort_rows
 
 PREVIEW_CHARS = 160
@@ -250,7 +251,7 @@ def build_rows(view: SessionView, rows: IntArray, tz: str = clock.UTC_NAME) -> l
                 else "",
                 "date": clock.fmt(int(view.ts[r]), tz) if view.ts_valid[r] else "no timestamp",
                 "offset": round((int(view.ts[r]) - start) / 1e6, 3),
-                "topic": view.topic_of(r),
+                "topic": elide_middle(view.topic_of(r)),
                 "size": int(view.sizes[r]),
                 "retain": "R" if view.retain[r] else "",
                 "preview": text[:PREVIEW_CHARS] + ("…" if len(text) > PREVIEW_CHARS else ""),

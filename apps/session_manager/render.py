@@ -31,6 +31,32 @@ def fixed_format(digits: int) -> dict[str, str]:
     return {"function": f"smFixed(params.value, {digits})"}
 
 
+TOPIC_SHOWN = 120  # characters of a topic drawn in tables, trees and lanes
+TOPIC_TITLE = 2000  # characters of a topic in a hover title
+
+
+def elide_middle(text: str, limit: int = TOPIC_SHOWN) -> str:
+    """``text`` cut to ``limit`` characters in the middle ("module/v1/ff/…/instantAction"):
+    MQTT allows 65,535-byte topics, and a browser must never lay out megabytes of labels.
+    The head and the tail (where topics differ) stay."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+
+
+def unique_labels(names: Sequence[str], limit: int = TOPIC_SHOWN) -> list[str]:
+    """Elided labels that stay distinct (a number is added where two elide alike)."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for name in names:
+        label = elide_middle(name, limit)
+        n = seen.get(label, 0)
+        seen[label] = n + 1
+        out.append(label if n == 0 else f"{label} ({n + 1})")
+    return out
+
+
 def fmt_bytes(n: float | None) -> str:
     if n is None:
         return "–"

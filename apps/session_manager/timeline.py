@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 
 from apps.session_manager import clock
 from apps.session_manager.analysis import IntArray, SessionView, window_slice
+from apps.session_manager.render import unique_labels
 from mqtt_replay.statistics import bucket_counts
 from mqtt_replay.topics import category
 
@@ -70,7 +71,8 @@ class Timeline:
             "x0": self.x0,
             "x1": self.x1,
             "buckets": self.buckets,
-            "lanes": self.lanes,
+            # the labels the figure uses (elided: a lane may be a 65,535-byte topic)
+            "lanes": unique_labels(self.lanes),
         }
 
 
@@ -203,12 +205,14 @@ def figure(
             "clear the text filter or turn the pre-filter off."
         )
     nl = max(len(tl.lanes), 1)
+    # Lanes are drawn by their elided labels, never by the full topic text.
+    labels = unique_labels(tl.lanes)
     fig = go.Figure()
     if tl.lanes:  # pins every lane on the axis, also those empty in this range
         fig.add_trace(
             go.Scatter(
                 x=[_ms(tl.x0).item()] * len(tl.lanes),
-                y=tl.lanes,
+                y=labels,
                 mode="markers",
                 marker={"opacity": 0},
                 hoverinfo="skip",
@@ -221,7 +225,7 @@ def figure(
         palette = {c: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, c in enumerate(order)}
         lane_cat = np.array([order.index(c) for c in cats], dtype=np.int64)
         point_cat = lane_cat[tl.point_lane]
-        lane_names = np.array(tl.lanes, dtype=object)
+        lane_names = np.array(labels, dtype=object)
         # one trace per category with one colour: no per-point colour strings to validate
         for ci, cat in enumerate(order):
             pick = np.flatnonzero(point_cat == ci)
@@ -253,7 +257,7 @@ def figure(
         fig.add_trace(
             go.Heatmap(
                 x=_ms(centers),
-                y=tl.lanes,
+                y=labels,
                 z=z,
                 customdata=tl.counts.astype(np.int32),
                 colorscale="YlGnBu",
@@ -281,7 +285,7 @@ def figure(
             fig.add_trace(
                 go.Scatter(
                     x=_ms(np.array([view.ts[selected]])),
-                    y=[key],
+                    y=[labels[tl.lanes.index(key)]],
                     mode="markers",
                     marker={
                         "size": 15,
@@ -310,9 +314,9 @@ def figure(
     fig.update_yaxes(
         type="category",
         categoryorder="array",
-        categoryarray=tl.lanes,
-        tickvals=tl.lanes,
-        ticktext=[_short(n) for n in tl.lanes],
+        categoryarray=labels,
+        tickvals=labels,
+        ticktext=[_short(n) for n in labels],
         range=[len(tl.lanes) - 0.5, -0.5],
         fixedrange=True,
         automargin=True,

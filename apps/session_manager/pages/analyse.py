@@ -24,7 +24,7 @@ from apps.session_manager import analysis, clock, message_table, outliers, timel
 from apps.session_manager.library import SessionFile, list_sessions
 from apps.session_manager.pages import analyse_callbacks
 from apps.session_manager.pages.analyse_callbacks import QUICK_RANGES, view_of
-from apps.session_manager.render import alert, fmt_bytes, fmt_duration
+from apps.session_manager.render import alert, elide_middle, fmt_bytes, fmt_duration
 
 if TYPE_CHECKING:
     from apps.session_manager.app import AppContext
@@ -551,7 +551,11 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
             return (summary, nu, nu, nu, nu, nu, nu, nu, nu, note, nu, nu, nu)
         marks = {round(duration * i / 4, 3): fmt_duration(duration * i / 4) for i in range(5)}
         tree = panels.topic_tree(analysis.topic_tree(view, analysis.Selection()))
-        topics = [{"label": t, "value": t} for t in sorted(view.topics)]
+        # Values are topic codes: a dropdown must never hold a 65,535-byte topic as a value.
+        topics = [
+            {"label": elide_middle(t), "value": str(code)}
+            for code, t in sorted(enumerate(view.topics), key=lambda ct: ct[1])
+        ]
         style = {} if found else {"display": "none"}
         main, empty = ({}, None)
         if len(view) == 0:

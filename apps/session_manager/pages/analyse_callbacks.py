@@ -59,6 +59,13 @@ def view_of(ctx: AppContext, session: dict[str, Any] | None) -> SessionView:
     return ctx.store.get(session["name"])
 
 
+def topic_of_code(view: SessionView, code: str | None) -> str | None:
+    """The topic a dropdown value (a topic code as text) names, or None."""
+    if code is None or not str(code).isdigit() or int(code) >= len(view.topics):
+        return None
+    return view.topics[int(code)]
+
+
 def selection_of(data: dict[str, Any] | None) -> Selection:
     data = data or {}
     return analysis.Selection.make(
@@ -458,12 +465,13 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         State("analyse-session", "data"),
         prevent_initial_call=True,
     )
-    def plot_fields(topic: str | None, session: dict[str, Any] | None) -> Any:
+    def plot_fields(code: str | None, session: dict[str, Any] | None) -> Any:
         view = view_of(ctx, session)
-        if not topic or topic not in view.topics:
+        topic = topic_of_code(view, code)
+        if topic is None:
             return [], None
         rows = analysis.selected_rows(view, analysis.Selection(prefilter=False))
-        rows = rows[view.codes[rows] == view.topics.index(topic)]
+        rows = rows[view.codes[rows] == int(str(code))]
         fields = inspector.numeric_fields(view, rows)
         preferred = next(
             (f for f in fields if "percentage" in f.lower()), fields[0] if fields else None
@@ -484,12 +492,14 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         path: str | None,
         data: Any,
         tz: str | None,
-        topic: str | None,
+        code: str | None,
         session: dict[str, Any] | None,
     ) -> Any:
-        if not path or not topic:
+        view = view_of(ctx, session)
+        topic = topic_of_code(view, code)
+        if not path or topic is None:
             raise PreventUpdate
-        return field_figure(view_of(ctx, session), selection_of(data), topic, path, zone(tz))
+        return field_figure(view, selection_of(data), topic, path, zone(tz))
 
     @app.callback(
         Output("analyse-chain-key", "value"),
