@@ -46,7 +46,7 @@ def topic_label(topic: dict[str, Any]) -> Any:
     return html.Span(
         [
             html.Span(
-                elide_middle(topic["topic"]),
+                breakable_topic(elide_middle(topic["topic"])),
                 className=cls,
                 title=elide_middle(topic["topic"], TOPIC_TITLE),
             ),
@@ -55,6 +55,16 @@ def topic_label(topic: dict[str, Any]) -> Any:
         ],
         className="topic-label",
     )
+
+
+def breakable_topic(topic: str) -> list[Any]:
+    """The topic with a line-break opportunity after each ``/`` (never inside a word)."""
+    parts: list[Any] = []
+    for i, part in enumerate(topic.split("/")):
+        if i:
+            parts += ["/", html.Wbr()]
+        parts.append(part)
+    return parts
 
 
 def topic_options(group: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,16 +167,23 @@ def _num(field: str, header: str, width: int, fmt: dict[str, str]) -> dict[str, 
 
 
 STATS_COLUMNS: list[dict[str, Any]] = [
-    {"field": "topic", "flex": 3, "minWidth": 220, "filter": True},
-    {"field": "category", "width": 110},
-    _num("count", "count", 95, INT_FORMAT),
-    _num("rate", "msg/s", 95, fixed_format(3)),
-    _num("bytes", "bytes", 100, BYTES_FORMAT),
-    _num("gap_min", "gap min s", 105, fixed_format(3)),
-    _num("gap_max", "gap max s", 105, fixed_format(3)),
-    _num("gap_mean", "gap mean s", 110, fixed_format(3)),
-    _num("first", "first t+ s", 105, fixed_format(3)),
-    _num("last", "last t+ s", 105, fixed_format(3)),
+    {
+        "field": "topic",
+        "flex": 1,
+        "minWidth": 180,
+        "filter": True,
+        "tooltipField": "topic",
+        "valueFormatter": {"function": "smElide(params.value, 40)"},
+    },
+    {"field": "category", "width": 90},
+    _num("count", "count", 75, INT_FORMAT),
+    _num("rate", "msg/s", 75, fixed_format(3)),
+    _num("bytes", "bytes", 85, BYTES_FORMAT),
+    _num("gap_min", "gap min s", 85, fixed_format(3)),
+    _num("gap_max", "gap max s", 85, fixed_format(3)),
+    _num("gap_mean", "gap mean s", 90, fixed_format(3)),
+    _num("first", "first t+ s", 80, fixed_format(3)),
+    _num("last", "last t+ s", 80, fixed_format(3)),
 ]
 
 

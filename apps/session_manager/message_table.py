@@ -24,11 +24,18 @@ MAX_BLOCK = 1000
 
 # ag-grid column definitions: ids the query understands, filters it can answer.
 COLUMN_DEFS: list[dict[str, Any]] = [
-    {"field": "row", "headerName": "#", "width": 75, "sortable": True, "filter": False},
+    {
+        "field": "row",
+        "headerName": "#",
+        "width": 80,
+        "sortable": True,
+        "filter": False,
+        "valueFormatter": {"function": "smInt(params.value)"},
+    },
     {
         "field": "time",
         "headerName": "time",
-        "width": 175,
+        "width": 150,
         "sortable": True,
         "filter": False,
         "tooltipField": "date",
@@ -36,7 +43,7 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {
         "field": "offset",
         "headerName": "t+ s",
-        "width": 90,
+        "width": 80,
         "sortable": True,
         "filter": "agNumberColumnFilter",
         "filterParams": {"filterOptions": ["greaterThanOrEqual", "lessThanOrEqual", "inRange"]},
@@ -44,8 +51,10 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {
         "field": "topic",
         "headerName": "topic",
-        "flex": 2,
-        "minWidth": 180,
+        "flex": 1,
+        "minWidth": 200,
+        "tooltipField": "topic",
+        "valueFormatter": {"function": "smElide(params.value, 36)"},
         "sortable": True,
         "filter": "agTextColumnFilter",
         "filterParams": {"filterOptions": ["contains", "notContains", "equals", "startsWith"]},
@@ -53,18 +62,19 @@ COLUMN_DEFS: list[dict[str, Any]] = [
     {
         "field": "size",
         "headerName": "bytes",
-        "width": 90,
+        "width": 80,
         "type": "numericColumn",
         "valueFormatter": {"function": "smInt(params.value)"},
         "sortable": True,
         "filter": False,
     },
-    {"field": "retain", "headerName": "R", "width": 50, "sortable": False, "filter": False},
+    {"field": "retain", "headerName": "R", "width": 40, "sortable": False, "filter": False},
     {
         "field": "preview",
         "headerName": "payload",
-        "flex": 2,
+        "flex": 1,
         "minWidth": 200,
+        "tooltipField": "preview",
         "sortable": False,
         "filter": "agTextColumnFilter",
         "filterParams": {"filterOptions": ["contains"], "maxNumConditions": 1},

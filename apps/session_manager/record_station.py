@@ -159,11 +159,13 @@ class RecorderStation:
             recorder = self._recorder
         if recorder is None:
             raise RecordRefused("no recording is running")
-        status = self._with_rates(dict(recorder.status()))
         try:
             path = Path(recorder.stop())
         except (MqttReplayError, OSError) as exc:
             raise RecordRefused(str(exc)) from None
+        # the counts after the stop: messages that arrived between the last poll and the stop
+        # are in the file, so they are in the page's count too
+        status = self._with_rates(dict(recorder.status()))
         with self._lock:
             self._recorder = None
             self._last_file = path

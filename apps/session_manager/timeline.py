@@ -359,7 +359,11 @@ def _title(tl: Timeline, tz: str) -> str:
 
 
 def _short(name: str, limit: int = 44) -> str:
-    return name if len(name) <= limit else "…" + name[-(limit - 1) :]
+    """Long topics elided in the middle: the start and the distinguishing end stay."""
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) // 3
+    return name[:head] + "…" + name[-(limit - 1 - head) :]
 
 
 # -- browser events ---------------------------------------------------------------------------

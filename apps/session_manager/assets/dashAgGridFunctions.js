@@ -31,3 +31,13 @@ dagfuncs.smDuration = function (seconds) {
     var pad = function (v) { return (v < 10 ? "0" : "") + v; };
     return h ? h + ":" + pad(m) + ":" + pad(sec) : m + ":" + pad(sec) + " min";
 };
+
+/* Long topics elided in the middle ("module/v1/…/SVR3QA2098/state"): the start and the end,
+   which tell topics apart, stay visible; the full text is in the tooltip. */
+dagfuncs.smElide = function (value, limit) {
+    if (value === null || value === undefined) { return ""; }
+    var text = String(value);
+    if (text.length <= limit) { return text; }
+    var head = Math.floor((limit - 1) / 3);
+    return text.slice(0, head) + "\u2026" + text.slice(text.length - (limit - 1 - head));
+};

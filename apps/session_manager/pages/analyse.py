@@ -168,7 +168,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                 },
             },
             getRowId="params.data.rid",
-            style={"height": "460px"},
+            style={"height": "520px"},
             className="ag-theme-quartz",
         )
         stats_tab = dag.AgGrid(
@@ -388,17 +388,10 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                             ],
                             lg=3,
                         ),
-                        dbc.Col(
-                            [
-                                window_card,
-                                timeline_card,
-                                dbc.Row(
-                                    [dbc.Col(tabs, xl=7), dbc.Col(inspector_card, xl=5)],
-                                    className="g-2",
-                                ),
-                            ],
-                            lg=9,
-                        ),
+                        dbc.Col([window_card, timeline_card], lg=9),
+                        # the message table and statistics take the page's width
+                        dbc.Col(tabs, xl=9, className="analyse-tables"),
+                        dbc.Col(inspector_card, xl=3),
                     ],
                     className="g-2",
                     id="analyse-main",

@@ -25,11 +25,11 @@ ORDER = 0
 OUTCOMES = ("all", "ok", "nok", "mixed", "unknown")
 
 COLUMNS: list[dict[str, Any]] = [
-    {"field": "name", "headerName": "session", "flex": 3, "minWidth": 220, "tooltipField": "name"},
+    {"field": "name", "headerName": "session", "flex": 3, "minWidth": 200, "tooltipField": "name"},
     {
         "field": "recorded",
         "headerName": "recorded (first message)",
-        "width": 205,
+        "width": 195,
         "headerTooltip": "time of the session's first message, in the zone picked at the top",
     },
     {
@@ -57,17 +57,17 @@ COLUMNS: list[dict[str, Any]] = [
         "field": "description",
         "headerName": "description",
         "flex": 2,
-        "minWidth": 120,
+        "minWidth": 100,
         "tooltipField": "description",
     },
-    {"field": "outcome", "headerName": "outcome", "width": 95},
-    {"field": "preset", "headerName": "preset", "width": 85},
-    {"field": "ccu_version", "headerName": "CCU", "width": 90},
+    {"field": "outcome", "headerName": "outcome", "width": 90},
+    {"field": "preset", "headerName": "preset", "width": 75},
+    {"field": "ccu_version", "headerName": "CCU", "width": 80},
     {
         "field": "status",
         "headerName": "status",
         "flex": 2,
-        "minWidth": 160,
+        "minWidth": 150,
         "tooltipField": "status",
         "cellClass": "lib-status",
     },
