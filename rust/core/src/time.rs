@@ -57,6 +57,35 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's algorithm; the
+/// inverse of [`days_from_civil`], so the calendar lives in this one module).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix nanoseconds (the recorder's and the replay's clock
+/// text; hand-formatted because the recorder writes one per message).
+pub fn iso_ms(unix_ns: i64) -> String {
+    let secs = unix_ns.div_euclid(1_000_000_000);
+    let ms = unix_ns.rem_euclid(1_000_000_000) / 1_000_000;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
 /// Parses the timestamp grammar; `None` when the text does not match or names no valid date.
 pub fn parse(b: &[u8]) -> Option<Parsed> {
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
@@ -228,6 +257,21 @@ mod tests {
         // Fold (02:30 happens twice on 2025-10-26): the earlier (+2).
         assert_eq!(utc("2025-10-26T02:30:00"), utc("2025-10-26T00:30:00Z"));
         assert_eq!(utc("9999-12-30T23:00:00"), 253_402_207_200_000_000);
+    }
+
+    #[test]
+    fn iso_ms_round_trips_through_the_parser() {
+        for ns in [
+            0i64,
+            1_767_225_600_123_000_000,
+            -1_000_000,
+            951_782_400_000_000_000,
+        ] {
+            let text = iso_ms(ns);
+            assert_eq!(utc(&text) * 1000, ns - ns.rem_euclid(1_000_000), "{text}");
+        }
+        assert_eq!(iso_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_ms(951_782_400_000_000_000), "2000-02-29T00:00:00.000Z");
     }
 
     #[test]

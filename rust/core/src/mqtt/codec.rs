@@ -277,13 +277,17 @@ pub(crate) fn frame(buf: &[u8]) -> std::io::Result<Option<(u8, &[u8], usize)>> {
     Ok(buf.get(at..at + len).map(|body| (first, body, at + len)))
 }
 
-/// The parts of a PUBLISH body that a probe needs, borrowed: topic, payload length, QoS,
-/// DUP and packet id.
-pub(crate) fn publish_parts(
-    first: u8,
-    body: &[u8],
-    v5: bool,
-) -> std::io::Result<(&[u8], usize, u8, bool, u16)> {
+/// The parts of a PUBLISH packet, borrowed from its body.
+pub(crate) struct PublishParts<'a> {
+    pub topic: &'a [u8],
+    pub payload: &'a [u8],
+    pub qos: u8,
+    pub dup: bool,
+    pub pid: u16,
+}
+
+/// Splits a PUBLISH body into its parts without copying.
+pub(crate) fn publish_parts(first: u8, body: &[u8], v5: bool) -> std::io::Result<PublishParts<'_>> {
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed PUBLISH");
     let qos = (first >> 1) & 0x03;
     let tl = usize::from(u16::from_be_bytes([
@@ -307,7 +311,13 @@ pub(crate) fn publish_parts(
         at += n;
     }
     let payload = body.get(at..).ok_or_else(bad)?;
-    Ok((topic, payload.len(), qos, first & 0x08 != 0, pid))
+    Ok(PublishParts {
+        topic,
+        payload,
+        qos,
+        dup: first & 0x08 != 0,
+        pid,
+    })
 }
 
 /// Decodes one complete packet from the front of `buf`: the packet and the bytes it used,
@@ -388,34 +398,14 @@ fn parse_body(first: u8, body: &[u8], v5: bool) -> std::io::Result<Incoming> {
             }
         }
         3 => {
-            let qos = (first >> 1) & 0x03;
-            let tl = usize::from(u16::from_be_bytes([
-                *body.first().ok_or_else(bad)?,
-                *body.get(1).ok_or_else(bad)?,
-            ]));
-            let topic = body.get(2..2 + tl).ok_or_else(bad)?.to_vec();
-            let mut at = 2 + tl;
-            let pid = if qos > 0 {
-                let p = u16::from_be_bytes([
-                    *body.get(at).ok_or_else(bad)?,
-                    *body.get(at + 1).ok_or_else(bad)?,
-                ]);
-                at += 2;
-                p
-            } else {
-                0
-            };
-            if v5 {
-                let n = get_varint(body, &mut at).ok_or_else(bad)?;
-                at += n;
-            }
+            let p = publish_parts(first, body, v5)?;
             Incoming::Publish {
-                topic,
-                payload: body.get(at..).ok_or_else(bad)?.to_vec(),
-                qos,
+                topic: p.topic.to_vec(),
+                payload: p.payload.to_vec(),
+                qos: p.qos,
                 retain: first & 1 == 1,
-                dup: first & 0x08 != 0,
-                pid,
+                dup: p.dup,
+                pid: p.pid,
             }
         }
         13 => Incoming::PingResp,

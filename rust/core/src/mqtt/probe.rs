@@ -259,7 +259,7 @@ fn session(
             };
             match first >> 4 {
                 3 => match publish_parts(first, body, v5) {
-                    Ok((topic, size, qos, dup, pid)) => col.publish(topic, size, qos, dup, pid, at),
+                    Ok(p) => col.publish(p.topic, p.payload.len(), p.qos, p.dup, p.pid, at),
                     Err(e) => return format!("bad packet from the broker: {e}"),
                 },
                 9 => {

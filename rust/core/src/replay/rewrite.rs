@@ -14,29 +14,8 @@ pub const TIME_KEYS: &[&str] = &[
     "finishedAt",
 ];
 
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix nanoseconds.
-pub fn iso_ms(unix_ns: i64) -> String {
-    let secs = unix_ns.div_euclid(1_000_000_000);
-    let ms = unix_ns.rem_euclid(1_000_000_000) / 1_000_000;
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-        sod / 3600,
-        (sod / 60) % 60,
-        sod % 60
-    )
-}
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix nanoseconds (see [`crate::time::iso_ms`]).
+pub use crate::time::iso_ms;
 
 fn walk(v: &mut Value, now: &str) -> bool {
     let mut changed = false;
