@@ -222,6 +222,23 @@ def test_zip_bombs_are_refused_with_the_limit_named(tmp_path: Path) -> None:
     with pytest.raises(SessionFormatError, match="beyond the limit") as info:
         open_session(bomb)
     assert "big.log" in str(info.value)
+    # Listing a directory that holds it (what the Session Manager's Library does) stays
+    # small: the declared size is refused before anything is inflated.
+    code = (
+        "import resource, sys; from pathlib import Path\n"
+        "from apps.session_manager.store import SessionStore, library_rows\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "rows, _ = library_rows(SessionStore(Path(sys.argv[1])))\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((after - before) // 1024, rows[0]['status'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    grown_mb, status = out.stdout.split(" ", 1)
+    assert int(grown_mb) < 100, out.stdout
+    assert "beyond the limit" in status
 
 
 def test_zip_without_a_session_log_says_so(tmp_path: Path) -> None:
