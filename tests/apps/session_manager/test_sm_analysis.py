@@ -14,7 +14,7 @@ from sm_helpers import PLANT, PLANT_MESSAGES, reference_families, synthetic_view
 
 from apps.session_manager import analysis as an
 from apps.session_manager import timeline as tl
-from mqtt_replay.analysis import topic_stats
+from mqtt_replay.statistics import topic_stats
 
 
 def family_counts(view: SessionView) -> dict[str, int]:

@@ -14,7 +14,7 @@ from apps.session_manager.render import fmt_bytes
 from sm_helpers import GENERATED_SET, PLANT, PLANT_L4
 
 from mqtt_replay import open_session
-from mqtt_replay.analysis import topic_stats
+from mqtt_replay.statistics import topic_stats
 
 pytestmark = pytest.mark.e2e
 
