@@ -84,7 +84,11 @@ def start_mosquitto(
     conf.write_text(config if config is not None else mosquitto_config(port, host))
     log_path = workdir / "mosquitto.log"
     with log_path.open("ab") as log:
-        proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=log)
+        # Its own session: a terminal's Ctrl-C reaches whoever started it, which stops it
+        # after the clients that use it (no "lost broker" while shutting down).
+        proc = subprocess.Popen(
+            [mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=log, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
