@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,26 +133,18 @@ def small_queue_broker(tmp_path: Path) -> Iterator[Broker]:
     """A Mosquitto that holds few messages per client: 20 QoS 1 messages in flight to a
     subscriber and 100 queued behind them; past that it drops (Mosquitto 2.0 drops QoS 0 only
     when its socket backs up, which a fast subscriber never lets happen)."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    from mqtt_replay.local_broker import mosquitto_config, start_mosquitto
+
     port = free_port()
-    conf = tmp_path / "small-queues.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "set_tcp_nodelay true\nmax_queued_messages 100\nmax_inflight_messages 20\n"
+    config = mosquitto_config(port).replace(
+        "max_queued_messages 0\nmax_inflight_messages 0\n",
+        "max_queued_messages 100\nmax_inflight_messages 20\n",
     )
-    log = (tmp_path / "mosquitto.log").open("ab")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
+    assert "max_inflight_messages 20" in config
+    proc = start_mosquitto(port, tmp_path, config=config)
     broker = Broker("127.0.0.1", port, tmp_path, proc=proc)
     yield broker
     broker.stop()
-    log.close()
 
 
 @pytest.mark.slow

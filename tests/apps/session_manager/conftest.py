@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -80,40 +78,18 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def sm_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmBroker]:
-    """A Mosquitto on a free loopback port for one test module; stops exactly that process.
+    """A Mosquitto on a free loopback port for one test module (the project's one launcher,
+    :mod:`mqtt_replay.local_broker`); stops exactly that process."""
+    from tests.conftest import require_mosquitto
 
-    (tests/conftest.py's ``broker`` writes ``max_packet_size 0``, which Debian's Mosquitto
-    2.0.11 rejects, so these tests start their own.)
-    """
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    from mqtt_replay.local_broker import free_port, start_mosquitto, stop_process
+
+    require_mosquitto()
     workdir = tmp_path_factory.mktemp("sm-mosquitto")
-    port = _free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "set_tcp_nodelay true\nmax_queued_messages 0\nlog_type error\n"
-    )
-    with (workdir / "mosquitto.log").open("ab") as log:
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=log)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.terminate()
-        pytest.fail(f"mosquitto did not start: {(workdir / 'mosquitto.log').read_text()}")
+    port = free_port()
+    proc = start_mosquitto(port, workdir)
     yield SmBroker("127.0.0.1", port, proc)
-    proc.terminate()
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    stop_process(proc)
 
 
 TIMEOUT_MS = 20_000  # browser waits: the machine has 2 cores shared with other work
