@@ -198,3 +198,17 @@ def test_qos1_replay_survives_three_kill_minus_9_of_mosquitto(tmp_path: Path) ->
     assert s["reconnects"] >= 3
     firsts = list(dict.fromkeys(seen))
     assert firsts == sorted(firsts) and firsts[-1] == n - 1
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_a_healthy_broker_is_never_taken_for_a_silent_one(
+    broker: Broker, tmp_path: Path, qos: int
+) -> None:
+    """Keepalive 1 s over a 4 s replay: every PINGREQ is answered, so the liveness check must
+    never declare a live Mosquitto dead and reconnect."""
+    session = open_session(write_lines(tmp_path / "quiet.log", ["q/1"] * 40, gap_ms=100))
+    r = Replayer(session, broker.url, speed=1, qos=qos, keepalive=1, status_topic=None)
+    assert r.wait(30)
+    s = r.stats()
+    r.close()
+    assert (s["state"], s["failed"], s["reconnects"]) == ("finished", 0, 0), s

@@ -362,11 +362,12 @@ impl PublishConn {
         }
         let idle_write = self.last_write.elapsed() >= half;
         if send_ping || idle_write {
+            // Marked before the write: the PINGRESP may arrive (and clear the mark on the
+            // reader thread) before the write call returns.
+            self.shared.lock().ping_sent.get_or_insert(now);
             // Anything buffered goes first; the ping rides behind it.
             self.out.extend_from_slice(&[0xC0, 0x00]);
-            if self.write_out() && send_ping {
-                self.shared.lock().ping_sent.get_or_insert(now);
-            }
+            self.write_out();
         }
     }
 
@@ -463,10 +464,11 @@ impl PublishConn {
             (b, w.pending.len())
         };
         self.out = resend.0;
-        // A PINGREQ right away: its answer proves the new connection makes progress.
+        // A PINGREQ right away: its answer proves the new connection makes progress (marked
+        // before the write, which its answer may overtake).
+        self.shared.lock().ping_sent.get_or_insert(Instant::now());
         self.out.extend_from_slice(&[0xC0, 0x00]);
         if self.write_out() {
-            self.shared.lock().ping_sent.get_or_insert(Instant::now());
             self.counters
                 .resent
                 .fetch_add(resend.1 as u64, Ordering::Relaxed);
