@@ -27,7 +27,7 @@ from apps.session_manager.pages.analyse_callbacks import QUICK_RANGES, view_of
 from apps.session_manager.render import alert, fmt_bytes, fmt_duration
 
 if TYPE_CHECKING:
-    from apps.session_manager.app import AppContext
+    from apps.session_manager.context import AppContext
 
 STEP_BUTTONS = (
     ("prev", "◀ previous", "previous message of the selection (k)"),

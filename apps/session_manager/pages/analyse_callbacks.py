@@ -30,7 +30,7 @@ from apps.session_manager.render import alert, fmt_duration
 
 if TYPE_CHECKING:
     from apps.session_manager.analysis import Selection, SessionView
-    from apps.session_manager.app import AppContext
+    from apps.session_manager.context import AppContext
 
 QUICK_RANGES = (
     ("all", "All"),

@@ -29,7 +29,7 @@ from apps.session_manager.replay_panels import (
 from apps.session_manager.replay_station import SPEEDS, ReplayRefused, options_from_form
 
 if TYPE_CHECKING:
-    from apps.session_manager.app import AppContext
+    from apps.session_manager.context import AppContext
 
 PATH = "/replay"
 NAME = "Replay"
