@@ -184,7 +184,12 @@ STATS_COLUMNS: list[dict[str, Any]] = [
 def inspector_header(d: MessageDetail) -> Any:
     return html.Div(
         [
-            html.Div(d.topic, className="fw-semibold text-break mb-1", id="analyse-insp-topic"),
+            html.Div(
+                breakable_topic(d.topic),
+                className="fw-semibold mb-1 insp-topic",
+                id="analyse-insp-topic",
+                title=d.topic,
+            ),
             kv_table(
                 [
                     ("message", f"#{d.row}"),
