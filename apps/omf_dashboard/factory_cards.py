@@ -8,6 +8,7 @@ tests and users' scripts can find them without relying on layout.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -267,11 +268,17 @@ def active_order(order: Order) -> Component:
     return html.Div(
         [
             html.Div(_order_title(order), className="d-flex align-items-center flex-wrap gap-1"),
-            dbc.Progress(
-                value=(100.0 * done / total) if total else 0.0,
-                label=f"{done}/{total} steps",
-                className="mt-2",
-                style={"height": "1rem"},
+            html.Div(
+                [
+                    dbc.Progress(
+                        value=(100.0 * done / total) if total else 0.0,
+                        className="flex-grow-1",
+                        style={"height": ".6rem"},
+                    ),
+                    # the count beside the bar: inside it, a short bar would cut it off
+                    html.Span(f"{done}/{total} steps", className="small text-nowrap step-count"),
+                ],
+                className="d-flex align-items-center gap-2 mt-2",
             ),
             html.Div(
                 f"now: {current.label} ({current.state})" if current else "all steps done",
@@ -316,6 +323,31 @@ def _scalar(value: object) -> str:
     return str(value)
 
 
+def _words(key: str) -> str:
+    """``flameDetected`` → ``flame detected``; ``rawValue`` → ``raw value``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").lower()
+
+
+def _reading(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return _scalar(value)
+
+
+def sensor_values(values: Sequence[tuple[str, object]]) -> list[str]:
+    """An Arduino reading as short lines: ``flame detected: no``, ``temperature: 23.3 C``
+    (a ``<name>Unit`` field joins its value)."""
+    fields = dict(values)
+    lines = []
+    for key, value in values:
+        if key.endswith("Unit") and key[: -len("Unit")] in fields:
+            continue
+        unit = fields.get(f"{key}Unit")
+        text = _reading(value) + (f" {unit}" if isinstance(unit, str) and unit else "")
+        lines.append(f"{_words(key)}: {text}")
+    return lines
+
+
 def sensors_panel(env: Environment | None, arduino: Mapping[str, SensorReading]) -> Component:
     """TXT environment readings and the Arduino sensor station."""
     env = env or Environment()
@@ -327,10 +359,16 @@ def sensors_panel(env: Environment | None, arduino: Mapping[str, SensorReading])
         html.Tr([html.Td("Brightness"), html.Td(_number(env.brightness, "%"))]),
     ]
     for key, reading in sorted(arduino.items()):
-        values = ", ".join(f"{k} {_scalar(v)}" for k, v in reading.values) or (
-            reading.connection_state or "—"
+        values = sensor_values(reading.values) or [reading.connection_state or "—"]
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(key, className="sensor-key"),
+                    html.Td([html.Div(v, className="sensor-value") for v in values]),
+                ],
+                **data_attrs(sensor=key),
+            )
         )
-        rows.append(html.Tr([html.Td(key), html.Td(values)], **data_attrs(sensor=key)))
     return html.Div(
         [
             html.Table(html.Tbody(rows), className="table"),

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from apps.serving import add_debug_option, configure_logging, run_app
-from apps.session_manager.app import create_app, make_context, shutdown
+from apps.session_manager.app import create_app, shutdown
 from apps.session_manager.config import (
     DEFAULT_BROKER_URL,
     DEFAULT_HOST,
@@ -22,6 +22,7 @@ from apps.session_manager.config import (
     DEFAULT_UPLOAD_LIMIT,
     ManagerConfig,
 )
+from apps.session_manager.context import make_context
 from apps.session_manager.replay_station import ReplayOptions, ReplayRefused
 
 

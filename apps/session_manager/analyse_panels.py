@@ -191,10 +191,10 @@ def inspector_header(d: MessageDetail) -> Any:
     return html.Div(
         [
             html.Div(
-                elide_middle(d.topic, TOPIC_TITLE),
-                className="fw-semibold text-break mb-1",
+                breakable_topic(elide_middle(d.topic, TOPIC_TITLE)),
+                className="fw-semibold mb-1 insp-topic",
                 id="analyse-insp-topic",
-                title=f"{len(d.topic.encode()):,} bytes" if len(d.topic) > TOPIC_TITLE else None,
+                title=f"{len(d.topic.encode()):,} bytes" if len(d.topic) > TOPIC_TITLE else d.topic,
             ),
             kv_table(
                 [

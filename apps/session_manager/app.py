@@ -2,9 +2,9 @@
 
 ``create_app(config)`` builds a Dash app with four pages (Library, Analyse, Replay, Record),
 registered explicitly with ``register_page`` and with callbacks bound to this app. The app's
-long-lived objects (session cache, replay and recorder stations) hang off an
-:class:`AppContext` kept in ``app.server.extensions``; nothing is global and importing this
-module does no I/O.
+long-lived objects (session cache, replay and recorder stations) hang off an ``AppContext``
+(``context.py``) kept in ``app.server.extensions``; nothing is global and importing this module
+does no I/O.
 
 Dash keeps its page registry in one process-wide dict, so ``create_app`` takes it over: it
 removes pages that are not this package's before registering its own (tests create apps one
@@ -14,7 +14,6 @@ after another in one process).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import cast
@@ -24,41 +23,13 @@ from dash import _pages
 
 from apps.session_manager import shell
 from apps.session_manager.config import ManagerConfig
+from apps.session_manager.context import AppContext, make_context
 from apps.session_manager.pages import analyse, benchmarks, library, record, replay
-from apps.session_manager.record_station import RecorderStation
-from apps.session_manager.replay_station import ReplayStation
-from apps.session_manager.store import SessionStore
 
 PAGE_MODULES: tuple[ModuleType, ...] = (library, analyse, replay, record, benchmarks)
 EXTENSION_KEY = "session_manager"
 ASSETS = Path(__file__).resolve().parent / "assets"
 _register_page = cast(Callable[..., None], dash.register_page)  # untyped in Dash
-
-
-@dataclass
-class AppContext:
-    """The app's server-side state: configuration, session cache, replay and recorder."""
-
-    config: ManagerConfig
-    store: SessionStore
-    replay: ReplayStation
-    recorder: RecorderStation
-
-
-def make_context(config: ManagerConfig) -> AppContext:
-    store = SessionStore(
-        config.sessions_dir,
-        max_entries=config.cache_entries,
-        index_threshold=config.index_threshold_bytes,
-        tz=config.tz,
-        inline_bytes=config.inline_load_bytes,
-    )
-    return AppContext(
-        config=config,
-        store=store,
-        replay=ReplayStation(store, allow_remote=config.allow_remote),
-        recorder=RecorderStation(config.sessions_dir),
-    )
 
 
 def create_app(

@@ -42,13 +42,19 @@ TIME_WINDOWS = {
 }
 
 COLUMNS = [
-    {"field": "time", "headerName": "time", "width": 125},
-    {"field": "direction", "headerName": "dir", "width": 90},
-    {"field": "category", "headerName": "category", "width": 105},
-    {"field": "sub_category", "headerName": "sub-category", "width": 125},
-    {"field": "topic", "headerName": "topic", "flex": 2, "minWidth": 220},
-    {"field": "size", "headerName": "bytes", "width": 85, "type": "rightAligned"},
-    {"field": "preview", "headerName": "payload", "flex": 3, "minWidth": 200},
+    {"field": "time", "headerName": "time", "width": 105},
+    {"field": "direction", "headerName": "dir", "width": 80},
+    {"field": "category", "headerName": "category", "width": 95},
+    {"field": "sub_category", "headerName": "sub-category", "width": 105},
+    {"field": "topic", "headerName": "topic", "flex": 2, "minWidth": 180, "tooltipField": "topic"},
+    {"field": "size", "headerName": "bytes", "width": 65, "type": "rightAligned"},
+    {
+        "field": "preview",
+        "headerName": "payload",
+        "flex": 3,
+        "minWidth": 180,
+        "tooltipField": "preview",
+    },
 ]
 
 
@@ -129,9 +135,9 @@ def layout(**_query: str) -> Any:
                                 "suppressCellFocus": True,
                             },
                             className="messages-grid",
-                            style={"height": "460px"},
+                            style={"height": "calc(100vh - 250px)", "minHeight": "420px"},
                         ),
-                        className="col-xl-7",
+                        className="col-xl-8",
                     ),
                     html.Div(
                         html.Div(
@@ -147,7 +153,7 @@ def layout(**_query: str) -> Any:
                             ],
                             className="card",
                         ),
-                        className="col-xl-5",
+                        className="col-xl-4",
                     ),
                 ],
                 className="row",

@@ -27,13 +27,13 @@ from apps.session_manager.pages.analyse_callbacks import QUICK_RANGES, view_of
 from apps.session_manager.render import alert, elide_middle, fmt_bytes, fmt_duration
 
 if TYPE_CHECKING:
-    from apps.session_manager.app import AppContext
+    from apps.session_manager.context import AppContext
 
 STEP_BUTTONS = (
-    ("prev", "◀ previous", "previous message of the selection (k)"),
+    ("prev", "◀ prev", "previous message of the selection (k)"),
     ("next", "next ▶", "next message of the selection (j)"),
-    ("prev-topic", "◀ of topic", "previous message of the same topic (K)"),
-    ("next-topic", "of topic ▶", "next message of the same topic (J)"),
+    ("prev-topic", "◀ topic", "previous message of the same topic (K)"),
+    ("next-topic", "topic ▶", "next message of the same topic (J)"),
 )
 # The analysis area before a session is open: kept laid out (graphs and grids keep their width)
 # but takes no room, so the page shows only what to do next.

@@ -30,7 +30,7 @@ from apps.session_manager.render import alert, fmt_duration
 
 if TYPE_CHECKING:
     from apps.session_manager.analysis import Selection, SessionView
-    from apps.session_manager.app import AppContext
+    from apps.session_manager.context import AppContext
 
 QUICK_RANGES = (
     ("all", "All"),
@@ -40,6 +40,7 @@ QUICK_RANGES = (
     ("zoom", "Use timeline zoom"),
 )
 EMPTY_ROWS: dict[str, Any] = {"rowData": [], "rowCount": 0}
+NOT_READY_ROWS: dict[str, Any] = {"rowData": [], "rowCount": None}
 STEP_KEYS = ("prev", "next", "prev-topic", "next-topic")
 
 
@@ -343,7 +344,10 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         tz: str | None,
     ) -> Any:
         if not request or not session or data is None:
-            return EMPTY_ROWS
+            # Not ready (the session is still loading): "no rows, count unknown". A count of 0
+            # here would make the grid swallow its next requests once the rows arrive and
+            # keep empty placeholder rows (dash-ag-grid's zero-count path).
+            return NOT_READY_ROWS
         view = view_of(ctx, session)
         sel = selection_of(data)
         try:

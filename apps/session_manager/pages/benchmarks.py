@@ -21,7 +21,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 if TYPE_CHECKING:
-    from apps.session_manager.app import AppContext
+    from apps.session_manager.context import AppContext
 
 PATH = "/benchmarks"
 NAME = "Benchmarks"

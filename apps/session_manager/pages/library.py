@@ -17,7 +17,7 @@ from apps.session_manager.render import BYTES_FORMAT, DURATION_FORMAT, INT_FORMA
 from apps.session_manager.store import library_rows
 
 if TYPE_CHECKING:
-    from apps.session_manager.app import AppContext
+    from apps.session_manager.context import AppContext
 
 PATH = "/"
 NAME = "Library"

@@ -13,7 +13,7 @@ from apps.session_manager.record_station import OUTCOMES, RecordRefused, request
 from apps.session_manager.render import alert, fmt_bytes, fmt_duration
 
 if TYPE_CHECKING:
-    from apps.session_manager.app import AppContext
+    from apps.session_manager.context import AppContext
 
 PATH = "/record"
 NAME = "Record"

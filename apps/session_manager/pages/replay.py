@@ -29,7 +29,7 @@ from apps.session_manager.replay_station import SPEEDS, ReplayRefused, options_f
 from mqtt_replay.topics import family_filters
 
 if TYPE_CHECKING:
-    from apps.session_manager.app import AppContext
+    from apps.session_manager.context import AppContext
 
 PATH = "/replay"
 NAME = "Replay"

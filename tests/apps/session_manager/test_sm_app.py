@@ -97,3 +97,11 @@ def test_progress_label() -> None:
     assert progress_of(None) == (0.0, "")
     assert progress_of({"state": "playing", "index": 50, "total": 200}) == (25.0, "25 %")
     assert progress_of({"state": "finished", "index": 199, "total": 200}) == (100.0, "100 %")
+
+
+def test_pages_import_the_context_not_the_app_factory() -> None:
+    """The factory imports the pages; the pages take ``AppContext`` from its own module."""
+    pages = Path(analyse.__file__).parent
+    for module in sorted(pages.glob("*.py")):
+        text = module.read_text()
+        assert "session_manager.app import" not in text, module.name

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from apps.session_manager.analysis import Selection, build_view, selected_rows
-from sm_helpers import PLANT_L4
+from sm_helpers import PLANT, PLANT_L4
 
 from mqtt_replay import open_session
 
@@ -199,3 +199,23 @@ def test_keyboard_steps_through_the_selection_and_the_topic(
     selected = page.locator("#analyse-grid .ag-row-selected")
     expect(selected).to_have_attribute("row-id", str(int(rows[i + 2])))
     assert_row_in_grid_view(selected)
+
+
+def test_rows_appear_after_a_background_load_and_a_filter(
+    serve_manager: Callable[..., str], sm_page: Any, tmp_path: Path, generated_dir: Path
+) -> None:
+    """A big session (here: above the 2 MB inline limit) loads in the background while the
+    table already asks for rows; after the load and after filters the rows hold messages."""
+    from playwright.sync_api import expect
+
+    directory = tmp_path / "sessions"
+    directory.mkdir()
+    shutil.copy(generated_dir / PLANT, directory / PLANT)  # a new path: no cached index
+    page = sm_page
+    page.goto(f"{serve_manager(directory)}/analyse?session={PLANT}")
+    expect(cell(page, 0, "row")).to_have_text("0")
+    expect(page.locator('#analyse-grid .ag-row[row-id="0"]')).to_have_count(1)
+    page.locator("#analyse-text").fill("no-such-text-anywhere")
+    expect(page.locator("#analyse-window-label")).to_contain_text(" 0 messages selected")
+    page.locator("#analyse-text").fill("")
+    expect(cell(page, 0, "topic")).to_have_text("ccu/state/version-mismatch")

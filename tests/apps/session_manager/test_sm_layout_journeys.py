@@ -4,6 +4,7 @@ middle with the full topic on hover."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,16 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+def assert_no_overflow(page: Any, where: str) -> None:
+    """Waits (grids re-fit their columns after a resize) until nothing overflows; else fails
+    listing what does."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(f"() => ({OVERFLOW_JS})().length === 0", timeout=10_000)
+    assert page.evaluate(OVERFLOW_JS) == [], where
+
+
 @pytest.mark.parametrize("size", [(1280, 800), (1440, 900)])
 def test_main_views_do_not_overflow(
     serve_manager: Callable[..., str],
@@ -63,11 +74,11 @@ def test_main_views_do_not_overflow(
     page.set_viewport_size({"width": size[0], "height": size[1]})
     page.goto(base + "/")
     expect(page.locator("#library-grid .ag-row")).to_have_count(2)
-    assert page.evaluate(OVERFLOW_JS) == [], "library"
+    assert_no_overflow(page, "library")
 
     page.goto(f"{base}/analyse?session={PLANT}")
     expect(page.locator('#analyse-grid .ag-row[row-index="0"]')).to_be_visible()
-    assert page.evaluate(OVERFLOW_JS) == [], "analyse"
+    assert_no_overflow(page, "analyse")
     preview = page.locator('#analyse-grid .ag-header-cell[col-id="preview"]')
     assert preview.bounding_box()["x"] + 60 < size[0]  # type: ignore[index]
     # a long topic keeps its start and its distinguishing end, the full text on hover
@@ -83,11 +94,11 @@ def test_main_views_do_not_overflow(
     page.mouse.move(0, 0)
     page.get_by_role("tab", name="Statistics").click()
     expect(page.locator("#analyse-stats .ag-row").first).to_be_visible()
-    assert page.evaluate(OVERFLOW_JS) == [], "statistics"
+    assert_no_overflow(page, "statistics")
 
     page.goto(f"{base}/replay?session={PLANT_L4}")
     expect(page.locator("#replay-session")).to_contain_text(PLANT_L4)
-    assert page.evaluate(OVERFLOW_JS) == [], "replay"
+    assert_no_overflow(page, "replay")
     page.goto(f"{base}/record")
     expect(page.locator("#record-start")).to_be_visible()
-    assert page.evaluate(OVERFLOW_JS) == [], "record"
+    assert_no_overflow(page, "record")
