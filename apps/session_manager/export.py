@@ -19,7 +19,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from apps.session_manager.analysis import IntArray, Selection, SessionView
-from apps.session_manager.library import unique_stamped_name, validate_session_name, write_new_file
+from apps.session_manager.session_files import (
+    unique_stamped_name,
+    validate_session_name,
+    write_new_file,
+)
 
 RECORDER_VERSION = "mqtt-replay-session-manager/1"
 CHUNK = 10_000
@@ -118,7 +122,7 @@ def save_as_session(
     """Writes ``rows`` (any order; written in file order) as ``<name>_<YYYYMMDD>_<HHMMSS>.log``
     (local time of saving) into ``directory`` and returns its path.
 
-    Raises :class:`~apps.session_manager.library.LibraryError` for a bad name.
+    Raises :class:`~apps.session_manager.session_files.LibraryError` for a bad name.
     """
     zone = ZoneInfo(tz)
     name = validate_session_name(name)

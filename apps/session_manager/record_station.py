@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from apps.session_manager.config import parse_broker_url
-from apps.session_manager.library import validate_session_name
 from apps.session_manager.replay_station import parse_filters
+from apps.session_manager.session_files import validate_session_name
 from mqtt_replay import MqttReplayError
 
 OUTCOMES = ("unknown", "ok", "nok", "mixed")

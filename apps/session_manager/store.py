@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from apps.session_manager import clock
 from apps.session_manager.analysis import SessionView, build_view, family_of_rows
-from apps.session_manager.library import (
+from apps.session_manager.session_files import (
     header_fields,
     list_sessions,
     resolve_in,

@@ -19,12 +19,18 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
+from apps.session_manager import (
+    analyse_callbacks,
+    analysis,
+    clock,
+    message_table,
+    outliers,
+    timeline,
+)
 from apps.session_manager import analyse_panels as panels
-from apps.session_manager import analysis, clock, message_table, outliers, timeline
-from apps.session_manager.library import SessionFile, list_sessions
-from apps.session_manager.pages import analyse_callbacks
-from apps.session_manager.pages.analyse_callbacks import QUICK_RANGES, view_of
+from apps.session_manager.analyse_callbacks import QUICK_RANGES, view_of
 from apps.session_manager.render import alert, elide_middle, fmt_bytes, fmt_duration
+from apps.session_manager.session_files import SessionFile, list_sessions
 
 if TYPE_CHECKING:
     from apps.session_manager.context import AppContext

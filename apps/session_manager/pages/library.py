@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
 from apps.session_manager import clock
-from apps.session_manager import library as lib
+from apps.session_manager import session_files as lib
 from apps.session_manager.render import BYTES_FORMAT, DURATION_FORMAT, INT_FORMAT, alert
 from apps.session_manager.store import library_rows
 

@@ -15,7 +15,6 @@ from dash import Input, Output, Patch, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from apps.session_manager.config import is_loopback_url
-from apps.session_manager.library import list_sessions
 from apps.session_manager.render import alert
 from apps.session_manager.replay_panels import (
     counters,
@@ -26,6 +25,7 @@ from apps.session_manager.replay_panels import (
     report_card,
 )
 from apps.session_manager.replay_station import SPEEDS, ReplayRefused, options_from_form
+from apps.session_manager.session_files import list_sessions
 from mqtt_replay.topics import family_filters
 
 if TYPE_CHECKING:

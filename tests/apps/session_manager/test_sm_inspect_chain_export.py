@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from apps.session_manager.analysis import Selection, SessionView
-from apps.session_manager.library import LibraryError
 from apps.session_manager.render import diff_view, json_tree
+from apps.session_manager.session_files import LibraryError
 from dash import html
 
 from apps.session_manager import analysis as an

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sm_helpers import PLANT, PLANT_L4, PLANT_ZIP
 
-from apps.session_manager import library as lib
+from apps.session_manager import session_files as lib
 
 
 def data_url(data: bytes) -> str:

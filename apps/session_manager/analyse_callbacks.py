@@ -1,4 +1,5 @@
-"""Callbacks of the Analyse page that work on a loaded session (see ``analyse.py``).
+"""Callbacks of the Analyse page that work on a loaded session (the page module is
+``pages/analyse.py``; this holds its interactions so that the page stays one module).
 
 Each callback reads ids and small query objects, asks the analysis modules, and returns
 components or a compact figure.
@@ -25,8 +26,8 @@ from apps.session_manager import (
     message_table,
     timeline,
 )
-from apps.session_manager.library import LibraryError
 from apps.session_manager.render import alert, fmt_duration
+from apps.session_manager.session_files import LibraryError
 
 if TYPE_CHECKING:
     from apps.session_manager.analysis import Selection, SessionView
