@@ -122,7 +122,7 @@ def report_card(report: dict[str, Any] | None) -> Any:
     active = float(report.get("active_s") or report.get("elapsed_s") or 0.0)
     rate = sent / active if active > 0 else 0.0
     pairs: list[tuple[str, Any]] = [
-        ("ended", "finished" if state == "finished" else f"{state} by the user"),
+        ("ended", _ended(state)),
         ("messages", messages),
         (
             "failed / resent / primed",
@@ -140,6 +140,9 @@ def report_card(report: dict[str, Any] | None) -> Any:
     ]
     if report.get("error"):
         pairs.append(("error", str(report["error"])))
+    reasons = report.get("failures") or {}
+    if isinstance(reasons, dict) and reasons:
+        pairs.append(("why failed", "; ".join(f"{n:,} × {why}" for why, n in reasons.items())))
     return dbc.Card(
         [
             dbc.CardHeader(
@@ -154,9 +157,19 @@ def report_card(report: dict[str, Any] | None) -> Any:
     )
 
 
+def _ended(state: str) -> str:
+    return {
+        "finished": "finished",
+        "stopped": "stopped by the user",
+        "failed": "failed (the broker made no progress)",
+    }.get(state, state or "unknown")
+
+
 def _verdict(state: str, ok: bool) -> Any:
     if state == "stopped" and ok:
         return dbc.Badge("stopped by the user", color="secondary")
+    if state == "failed":
+        return dbc.Badge("failed", color="danger")
     return dbc.Badge(
         "every message sent" if ok else "incomplete", color="success" if ok else "warning"
     )

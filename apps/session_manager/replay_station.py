@@ -276,7 +276,7 @@ class ReplayStation:
         out["active"] = status.get("state") in ("playing", "paused", "starting")
         if status.get("error"):
             out["error"] = status["error"]
-        if status.get("state") in ("finished", "stopped") and report is None:
+        if status.get("state") in ("finished", "stopped", "failed") and report is None:
             report = {**replayer.stats(), "active_s": status["active_s"]}
             with self._lock:
                 if self._replayer is replayer:
