@@ -371,11 +371,6 @@ impl PublishConn {
         }
     }
 
-    /// Kept for callers that only want the keepalive during long waits.
-    pub fn ping_if_idle(&mut self) {
-        self.check_liveness();
-    }
-
     fn describe_broken(&self) -> String {
         self.shared
             .lock()
