@@ -81,7 +81,11 @@ def topic_tree(groups: list[dict[str, Any]]) -> list[Any]:
                 [
                     html.Summary(
                         [
-                            html.Span(cat, className="fw-semibold"),
+                            html.Span(
+                                elide_middle(cat, 60),
+                                className="fw-semibold tree-cat-name",
+                                title=elide_middle(cat, TOPIC_TITLE),
+                            ),
                             html.Span(
                                 f"{group['visible']:,} / {group['count']:,}",
                                 id={"type": "analyse-cat-count", "index": cat},

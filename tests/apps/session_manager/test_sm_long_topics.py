@@ -51,6 +51,7 @@ def test_long_topics_keep_the_analyse_page_usable(
 
     base = serve_manager(long_dir)
     page = sm_page
+    page.set_viewport_size({"width": 1280, "height": 800})
     started = time.monotonic()
     page.goto(base + "/analyse?session=long-topics.log")
     expect(page.locator("#analyse-summary")).to_contain_text("12 messages")
@@ -66,6 +67,10 @@ def test_long_topics_keep_the_analyse_page_usable(
     assert longest < 5_000, longest
     html_size = page.evaluate("() => document.documentElement.outerHTML.length")
     assert html_size < 2_000_000, html_size
+    # The category of the long topic (its 30-character first segment) leaves its count in view.
+    count = page.locator(".tree-summary .topic-count").first
+    box, tree = count.bounding_box(), page.locator("#analyse-tree").bounding_box()
+    assert box and tree and box["x"] + box["width"] <= tree["x"] + tree["width"] + 1
     # The grid shows the head and the tail of the topic (where topics differ).
     topics = page.locator('#analyse-grid .ag-cell[col-id="topic"]').all_inner_texts()
     assert any(t.endswith("x/tail") and t.startswith("aaaa") for t in topics), topics[:4]
