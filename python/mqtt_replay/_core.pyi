@@ -14,6 +14,9 @@ __all__ = [
     "fetch_payloads",
     "open_session",
     "parse_broker_url",
+    "payload_flags",
+    "search_payloads",
+    "search_texts",
     "sort_rows",
     "topic_stats",
 ]
@@ -55,6 +58,17 @@ def open_session(
     progress: Progress | None = None,
 ) -> Session: ...
 def fetch_payloads(path: str | Any, offsets: list[int], lengths: list[int]) -> list[str]: ...
+def search_payloads(
+    path: str | Any,
+    offsets: Any,
+    lengths: Any,
+    needle: str,
+    *,
+    ignore_case: bool,
+    span_flags: Any | None = None,
+) -> bytes: ...
+def payload_flags(path: str | Any, offsets: Any, lengths: Any) -> bytes: ...
+def search_texts(data: Any, offsets: Any, needle: str, *, ignore_case: bool) -> bytes: ...
 def topic_stats(
     codes: Any, ts: Any, sizes: Any, rows: Any | None, n_topics: int
 ) -> tuple[list[int], list[int], list[int], list[int], list[int], list[int], bool]: ...
@@ -142,6 +156,7 @@ class Probe:
         client_id: str,
         topics: list[tuple[str, int]],
         protocol: int = 4,
+        record: bool = True,
     ) -> Probe: ...
     def status(self) -> dict[str, Any]: ...
     def stop(self) -> dict[str, Any]: ...

@@ -28,6 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,7 +37,7 @@ from mqtt_replay import _core
 from mqtt_replay.errors import InvalidOptionError, SessionChangedError, SessionParseError
 
 DEFAULT_TZ = "Europe/Berlin"
-INDEX_CACHE_VERSION = "3"
+INDEX_CACHE_VERSION = "4"
 # The index cache keeps the most recently used indexes within these bounds.
 CACHE_MAX_BYTES = 4 * 1024**3
 CACHE_MAX_FILES = 200
@@ -55,6 +57,27 @@ class SkippedLine:
 FINGERPRINT_EDGE = 64 * 1024
 FINGERPRINT_SAMPLES = 16
 FINGERPRINT_SAMPLE = 4096
+
+
+def _search_strings(chunk: pa.Array, text: str, ignore_case: bool) -> npt.NDArray[np.bool_]:
+    """:meth:`Session.search` on one Arrow string array (its buffers, no copy); a null
+    is an empty text."""
+    if len(chunk) == 0:
+        return np.zeros(0, dtype=np.bool_)
+    wide = pa.types.is_large_string(chunk.type)
+    _validity, offsets_buf, data_buf = chunk.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64 if wide else np.int32)
+    offsets = offsets[chunk.offset : chunk.offset + len(chunk) + 1]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    )
+    found = np.frombuffer(
+        _core.search_texts(data, offsets, text, ignore_case=ignore_case), dtype=np.bool_
+    )
+    if chunk.null_count:
+        empty_matches = text == ""
+        found = np.where(chunk.is_null().to_numpy(zero_copy_only=False), empty_matches, found)
+    return found
 
 
 def file_fingerprint(path: Path) -> str | None:
@@ -126,6 +149,10 @@ class Session:
         self._lock = threading.Lock()
         # Index mode: the file's fingerprint when it was indexed (checked on every read).
         self.fingerprint: str | None = None
+        self._span_arrays: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]] | None = None
+        # Index mode: per payload what a text search must know (see ``_core.payload_flags``);
+        # built with the index and kept in its cache.
+        self._text_flags: npt.NDArray[np.uint8] | None = None
 
     # -- shape -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -161,6 +188,55 @@ class Session:
                     base = self._data.drop_columns(["offset", "length"])
                     self._full = base.add_column(3, "payload", payloads)
         return self._full
+
+    def search(self, text: str, *, ignore_case: bool = True) -> npt.NDArray[np.bool_]:
+        """One flag per row (file order): does the row's payload contain ``text``?
+
+        Ignoring case compares the lowercase of both (as ``str.lower``). Runs in the Rust core
+        on every core with the GIL released: index mode searches the raw JSON strings in the
+        mapped file and decodes only what it must (:mod:`search` in the core), full mode the
+        payload column's buffers. An empty text matches every row.
+        """
+        if self._full is not None:
+            parts = [
+                _search_strings(chunk, text, ignore_case)
+                for chunk in self._full.column("payload").chunks
+            ]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=np.bool_)
+        self._check_unchanged()
+        offsets, lengths = self._spans()
+        found = _core.search_payloads(
+            str(self.path),
+            offsets,
+            lengths,
+            text,
+            ignore_case=ignore_case,
+            span_flags=self.text_flags(),
+        )
+        return np.frombuffer(found, dtype=np.bool_)
+
+    def text_flags(self) -> npt.NDArray[np.uint8] | None:
+        """Index mode: per payload what a search must know about its raw text (computed once,
+        with the index; kept in the index cache). None in full mode."""
+        if self.mode != "index":
+            return None
+        if self._text_flags is None:
+            offsets, lengths = self._spans()
+            flags = _core.payload_flags(str(self.path), offsets, lengths)
+            self._text_flags = np.frombuffer(flags, dtype=np.uint8)
+        return self._text_flags
+
+    def _spans(self) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]:
+        """The payloads' byte spans as contiguous arrays (built once)."""
+        if self._span_arrays is None:
+            offsets, lengths = (
+                np.ascontiguousarray(
+                    self._data.column(name).combine_chunks().to_numpy(zero_copy_only=False)
+                )
+                for name in ("offset", "length")
+            )
+            self._span_arrays = (offsets, lengths)
+        return self._span_arrays
 
     def payloads(self, rows: Sequence[int] | range) -> list[str]:
         """Payload text of the given row numbers (0-based positions in file order)."""
@@ -274,6 +350,11 @@ def _load_cached(file: Path, path: Path, tz: str, fingerprint: str) -> Session |
     if meta.get("version") != INDEX_CACHE_VERSION:
         return None
     table = table.replace_schema_metadata(None)
+    flags: npt.NDArray[np.uint8] | None = None
+    if "text_flags" in table.column_names:
+        column = table.column("text_flags").combine_chunks()
+        flags = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.uint8)
+        table = table.drop_columns(["text_flags"])
     session = Session(
         path,
         data=table,
@@ -287,6 +368,7 @@ def _load_cached(file: Path, path: Path, tz: str, fingerprint: str) -> Session |
         from_cache=True,
     )
     session.fingerprint = fingerprint
+    session._text_flags = flags
     return session
 
 
@@ -299,7 +381,11 @@ def _store_cached(file: Path, session: Session, header_json: str | None) -> None
         "metadata_lines": session.metadata_lines,
         "lines": session.lines,
     }
-    table = session.index.replace_schema_metadata({"mqtt_replay": json.dumps(meta)})
+    table = session.index
+    flags = session.text_flags()
+    if flags is not None:
+        table = table.append_column("text_flags", pa.array(flags, type=pa.uint8()))
+    table = table.replace_schema_metadata({"mqtt_replay": json.dumps(meta)})
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(f".tmp{os.getpid()}")
     try:

@@ -6,6 +6,7 @@ pub mod agg;
 pub mod error;
 pub mod ndjson;
 pub mod scan;
+pub mod search;
 pub mod session;
 pub mod table;
 pub mod time;

@@ -411,6 +411,46 @@ fn read_sqlite(path: &Path, tz: &str) -> std::result::Result<Parsed, String> {
     Ok(parsed)
 }
 
+/// One flag per payload span of an NDJSON file: does the payload mention `query`'s text?
+/// `flags` are the spans' [`crate::search::span_flags`] when known (see [`crate::search`]);
+/// all cores, the file mapped, nothing decoded that need not be.
+pub fn search_payloads(
+    path: &Path,
+    offsets: &[u64],
+    lengths: &[u32],
+    flags: Option<&[u8]>,
+    query: &crate::search::TextQuery,
+) -> Result<Vec<bool>> {
+    with_map(path, offsets, |map| {
+        crate::search::search_spans(map, offsets, lengths, flags, query)
+    })
+}
+
+/// [`crate::search::span_flags`] of the payload spans of an NDJSON file.
+pub fn payload_flags(path: &Path, offsets: &[u64], lengths: &[u32]) -> Result<Vec<u8>> {
+    with_map(path, offsets, |map| {
+        crate::search::span_flags(map, offsets, lengths)
+    })
+}
+
+fn with_map<T: Default>(
+    path: &Path,
+    offsets: &[u64],
+    f: impl FnOnce(&[u8]) -> Result<T>,
+) -> Result<T> {
+    check_regular_file(path)?;
+    let file = File::open(path).map_err(io_err(path))?;
+    if offsets.is_empty() {
+        return Ok(T::default());
+    }
+    // SAFETY: read-only map dropped before return (see `open`).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
+    f(&map).map_err(|e| match e {
+        Error::Invalid(why) => Error::Invalid(format!("{}: {why}", path.display())),
+        other => other,
+    })
+}
+
 /// Reads the payloads at the given raw spans of an NDJSON file and unescapes them.
 pub fn fetch_payloads(path: &Path, spans: &[(u64, u32)]) -> Result<Vec<String>> {
     check_regular_file(path)?;

@@ -10,12 +10,12 @@ use pyo3::prelude::*;
 use crate::raise;
 
 /// A 1-D C-contiguous buffer of `T`, kept alive while its slice is used.
-struct Column<T: Element> {
+pub(crate) struct Column<T: Element> {
     buf: PyBuffer<T>,
 }
 
 impl<T: Element> Column<T> {
-    fn new(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+    pub(crate) fn new(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
         let buf = PyBuffer::<T>::get(obj).map_err(|e| {
             raise(
                 py,
@@ -35,7 +35,7 @@ impl<T: Element> Column<T> {
         Ok(Self { buf })
     }
 
-    fn slice(&self) -> &[T] {
+    pub(crate) fn slice(&self) -> &[T] {
         let len = self.buf.item_count();
         if len == 0 {
             return &[];

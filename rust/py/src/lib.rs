@@ -22,6 +22,7 @@ mod agg;
 mod probe;
 mod recorder;
 mod replay;
+mod search;
 
 /// Raises the Python exception class `name` from `mqtt_replay.errors`.
 pub(crate) fn raise(
@@ -257,6 +258,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(agg::topic_stats, m)?)?;
     m.add_function(wrap_pyfunction!(agg::bucket_counts, m)?)?;
     m.add_function(wrap_pyfunction!(agg::sort_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(search::search_payloads, m)?)?;
+    m.add_function(wrap_pyfunction!(search::search_texts, m)?)?;
+    m.add_function(wrap_pyfunction!(search::payload_flags, m)?)?;
     m.add_class::<replay::Replayer>()?;
     m.add_class::<recorder::Recorder>()?;
     m.add_class::<probe::Probe>()?;
