@@ -27,13 +27,14 @@ impl Probe {
     /// Connects, subscribes to `topics` and returns once the broker acknowledged (GIL
     /// released while waiting).
     #[new]
-    #[pyo3(signature = (broker_url, *, client_id, topics, protocol = 4))]
+    #[pyo3(signature = (broker_url, *, client_id, topics, protocol = 4, record = true))]
     fn new(
         py: Python<'_>,
         broker_url: &str,
         client_id: &str,
         topics: Vec<(String, u8)>,
         protocol: u8,
+        record: bool,
     ) -> PyResult<Self> {
         let mut cfg = BrokerConfig::parse(broker_url, client_id).map_err(|e| to_py_err(py, e))?;
         if !matches!(protocol, 4 | 5) {
@@ -41,8 +42,8 @@ impl Probe {
             return Err(raise(py, "InvalidOptionError", msg, None));
         }
         cfg.protocol = protocol;
-        let inner =
-            detached(py, move || probe::Probe::start(cfg, topics)).map_err(|e| to_py_err(py, e))?;
+        let inner = detached(py, move || probe::Probe::start(cfg, topics, record))
+            .map_err(|e| to_py_err(py, e))?;
         Ok(Probe {
             inner: Some(inner),
             received_at_stop: 0,
