@@ -216,7 +216,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         return False, [[o["value"] for o in group] for group in options]
 
     @app.callback(
-        Output({"type": "analyse-topic-group", "index": ALL}, "options"),
+        Output("analyse-tree-counts", "data"),
         Output({"type": "analyse-cat-count", "index": ALL}, "children"),
         Output("analyse-hidden", "children"),
         Output("analyse-window-label", "children"),
@@ -231,7 +231,9 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         sel = selection_of(data)
         groups = {g["category"]: g for g in analysis.topic_tree(view, sel)}
         empty = {"topics": [], "visible": 0, "count": 0}
-        options = [panels.topic_options(groups.get(i["index"], empty)) for i in ids]
+        per_topic = {
+            t["topic"]: [t["count"], t["hidden"]] for g in groups.values() for t in g["topics"]
+        }
         counts = [
             f"{groups.get(i['index'], empty)['visible']:,} / {groups.get(i['index'], empty)['count']:,}"
             for i in ids
@@ -243,7 +245,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             f"t+{(w0 - view.start_us) / 1e6:.1f} s … t+{(w1 - view.start_us) / 1e6:.1f} s "
             f"({fmt_duration((w1 - w0) / 1e6)}) · {len(rows):,} messages selected"
         )
-        return options, counts, hidden, label
+        return {"counts": per_topic}, counts, hidden, label
 
     @app.callback(
         Output("analyse-visible", "data"),
@@ -434,10 +436,9 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("analyse-insp-header", "children"),
         Output("analyse-insp-follow", "children"),
-        Output("analyse-insp-tree", "children"),
+        Output("analyse-insp-data", "data"),
         Output("analyse-insp-raw", "children"),
         Output("analyse-insp-image", "children"),
-        Output("analyse-insp-diff", "children"),
         *[Output(f"analyse-step-{key}", "disabled") for key in STEP_KEYS],
         Input("analyse-selected", "data"),
         Input("app-tz", "value"),
@@ -451,15 +452,14 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             raise PreventUpdate
         d = inspector.detail(view, int(row), zone(tz))
         previous_text = view.payloads([d.previous])[0] if d.previous is not None else None
-        tree, raw, image, diff = panels.inspector_tabs(d, previous_text)
+        drawn, raw, image = panels.inspector_tabs(d, previous_text)
         disabled = [step_target(view, data, int(row), key) is None for key in STEP_KEYS]
         return (
             panels.inspector_header(d),
             panels.follow_buttons(d),
-            tree,
+            drawn,
             raw,
             image,
-            diff,
             *disabled,
         )
 

@@ -34,27 +34,53 @@ from apps.session_manager.render import (
 
 
 def topic_label(topic: dict[str, Any]) -> Any:
-    """A checklist label: topic name, count in the window, pre-filter mark."""
+    """A checklist label: topic name, count in the window, pre-filter mark.
+
+    Built once per session: a selection change does not replace it (Dash's renderer pays for
+    every component it unmounts, once per component per store update, which made a filter
+    change cost seconds in the browser). The counts arrive as data in
+    ``analyse-tree-counts`` and :data:`PATCH_TREE_COUNTS` writes them into these spans.
+    """
     count, hidden = topic["count"], topic["hidden"]
-    cls = "topic-name"
-    extra: list[Any] = []
-    if hidden and hidden >= count:
-        cls += " topic-hidden"
-        extra.append(html.Span(" pre-filtered", className="badge-note"))
-    elif hidden:
-        extra.append(html.Span(f" {hidden:,} pre-filtered", className="badge-note"))
+    name_class, note = tree_note(count, hidden)
     return html.Span(
         [
             html.Span(
                 breakable_topic(elide_middle(topic["topic"])),
-                className=cls,
+                className=name_class,
                 title=elide_middle(topic["topic"], TOPIC_TITLE),
             ),
             html.Span(f"{count:,}", className="topic-count"),
-            *extra,
+            html.Span(note, className="badge-note"),
         ],
         className="topic-label",
+        **{"data-topic": topic["topic"]},
     )
+
+
+def tree_note(count: int, hidden: int) -> tuple[str, str]:
+    """The name's class and the pre-filter note of a topic (mirrored in PATCH_TREE_COUNTS)."""
+    if hidden and hidden >= count:
+        return "topic-name topic-hidden", " pre-filtered"
+    if hidden:
+        return "topic-name", f" {hidden:,} pre-filtered"
+    return "topic-name", ""
+
+
+PATCH_TREE_COUNTS = """function(data) {
+    // Writes each topic's count and pre-filter note into its (static) tree label.
+    if (!data || !data.counts) { return window.dash_clientside.no_update; }
+    const fmt = (n) => n.toLocaleString('en-US');
+    document.querySelectorAll('#analyse-tree .topic-label[data-topic]').forEach((label) => {
+        const [count, hidden] = data.counts[label.dataset.topic] || [0, 0];
+        const all = hidden && hidden >= count;
+        label.querySelector('.topic-count').textContent = fmt(count);
+        label.querySelector('.topic-name').classList.toggle('topic-hidden', !!all);
+        label.querySelector('.badge-note').textContent =
+            all ? ' pre-filtered' : (hidden ? ' ' + fmt(hidden) + ' pre-filtered' : '');
+    });
+    return Date.now();
+}"""
 
 
 def breakable_topic(topic: str) -> list[Any]:
@@ -212,13 +238,9 @@ def inspector_header(d: MessageDetail) -> Any:
     )
 
 
-def inspector_tabs(d: MessageDetail, previous_text: str | None) -> tuple[Any, Any, Any, Any]:
-    """Contents of the Tree, Raw, Image and Diff tabs."""
-    tree = (
-        json_tree(d.value)
-        if d.is_json
-        else html.Div("The payload is not JSON.", className="text-muted")
-    )
+def inspector_tabs(d: MessageDetail, previous_text: str | None) -> tuple[Any, Any, Any]:
+    """What the inspector's tabs show: the data of the Tree and Diff tabs (drawn by
+    ``assets/inspector.js``), and the Raw and Image tabs' components."""
     raw_text = (
         d.text if len(d.text) <= MAX_RAW_CHARS else d.text[:MAX_RAW_CHARS] + "\n… (truncated)"
     )
@@ -229,18 +251,18 @@ def inspector_tabs(d: MessageDetail, previous_text: str | None) -> tuple[Any, An
         if images
         else html.Div("No data-URI image in this payload.", className="text-muted")
     )
-    if previous_text is None:
-        diff: Any = html.Div(
-            "First message of this topic: nothing to compare.", className="text-muted"
-        )
-    else:
+    drawn: dict[str, Any] = {
+        "row": d.row,
+        "tree": json_tree(d.value) if d.is_json else None,
+        "tree_note": None if d.is_json else "The payload is not JSON.",
+        "diff": None,
+        "diff_note": "First message of this topic: nothing to compare.",
+    }
+    if previous_text is not None:
         lines = diff_lines(previous_text, d.text)
-        diff = (
-            diff_view(lines)
-            if lines
-            else html.Div("Identical to the previous message.", className="text-muted")
-        )
-    return tree, raw, image, diff
+        drawn["diff"] = diff_view(lines) if lines else None
+        drawn["diff_note"] = None if lines else "Identical to the previous message."
+    return drawn, raw, image
 
 
 def follow_buttons(d: MessageDetail) -> Any:

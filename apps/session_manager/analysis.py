@@ -46,14 +46,29 @@ def _nbytes(value: Any) -> int:
     return 0
 
 
+class _Pending:
+    """A value one thread is computing; the others wait for it."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = False
+        self.value: Any = None
+
+
 class Memo:
     """A small thread-safe LRU for derived arrays of one session, bounded by entries and by
-    the bytes of the arrays it holds (a row selection of a 5M-message session is 40 MB)."""
+    the bytes of the arrays it holds (a row selection of a 5M-message session is 40 MB).
+
+    Single flight: the page fires several callbacks at once that need the same selection;
+    the first computes it, the others wait for that result instead of computing it again
+    beside it (on two cores, four copies of one search made each four times slower).
+    """
 
     def __init__(self, capacity: int = 32, max_bytes: int = MEMO_MAX_BYTES) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
         self._items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self._pending: dict[Any, _Pending] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -65,15 +80,31 @@ class Memo:
         return len(self._items)
 
     def get(self, key: Any, make: Callable[[], T]) -> T:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key][0]  # type: ignore[no-any-return]
-        value = make()  # computed outside the lock: other queries are not blocked
+        while True:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key][0]  # type: ignore[no-any-return]
+                pending = self._pending.get(key)
+                owner = pending is None
+                if pending is None:
+                    pending = self._pending[key] = _Pending()
+            if owner:
+                break
+            pending.done.wait()
+            if pending.ok:
+                return pending.value  # type: ignore[no-any-return]
+            # the computing thread failed: try again (and fail with our own error)
+        try:
+            value = make()  # outside the lock: other keys are not blocked
+        except BaseException:
+            with self._lock:
+                del self._pending[key]
+            pending.done.set()
+            raise
         size = _nbytes(value)
         with self._lock:
-            if key in self._items:
-                self._bytes -= self._items.pop(key)[1]
+            del self._pending[key]
             self._items[key] = (value, size)
             self._bytes += size
             # the newest entry always stays, even when it alone exceeds the budget
@@ -81,6 +112,8 @@ class Memo:
                 len(self._items) > self.capacity or self._bytes > self.max_bytes
             ):
                 self._bytes -= self._items.popitem(last=False)[1][1]
+        pending.value, pending.ok = value, True
+        pending.done.set()
         return value
 
 
@@ -277,29 +310,30 @@ def selected_rows(view: SessionView, sel: Selection) -> IntArray:
     return view.memo.get(("rows", sel), make)
 
 
-def rows_matching_text(view: SessionView, rows: IntArray, text: str) -> IntArray:
-    """The subset of ``rows`` whose payload or topic contains ``text`` (case-insensitive).
+def rows_matching_text(
+    view: SessionView, rows: IntArray, text: str, *, ignore_case: bool = True
+) -> IntArray:
+    """The subset of ``rows`` whose payload or topic contains ``text`` (case-insensitive by
+    default; ``str.lower`` on both sides).
 
-    Full mode searches the whole payload column in place (memoised per text); index mode
-    reads the payloads of ``rows`` from the file in chunks.
+    The payloads of every row are searched once per text in the Rust core
+    (:meth:`mqtt_replay.Session.search`: raw spans of the mapped file in index mode, the
+    payload column in full mode) and the flags memoised, so narrowing the selection later
+    costs an index lookup.
     """
     needle = text.strip()
     if not needle or len(rows) == 0:
         return rows
-    if view.session.mode == "full":
-
-        def search_all() -> BoolArray:
-            column = view.session.table.column("payload")
-            found = pc.match_substring(column, needle, ignore_case=True)
-            return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
-
-        hit = view.memo.get(("text-all", needle), search_all)[rows]
+    found = view.memo.get(
+        ("text-all", needle, ignore_case),
+        lambda: view.session.search(needle, ignore_case=ignore_case),
+    )
+    if ignore_case:
+        low = needle.lower()
+        topic_hit = np.array([low in t.lower() for t in view.topics], dtype=bool)
     else:
-        found = pc.match_substring(_payload_texts(view, rows), needle, ignore_case=True)
-        hit = np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
-    low = needle.lower()
-    topic_hit = np.array([low in t.lower() for t in view.topics], dtype=bool)
-    keep: BoolArray = hit | topic_hit[view.codes[rows]]
+        topic_hit = np.array([needle in t for t in view.topics], dtype=bool)
+    keep: BoolArray = found[rows] | topic_hit[view.codes[rows]]
     return rows[keep]
 
 

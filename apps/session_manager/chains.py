@@ -70,41 +70,34 @@ def follow(view: SessionView, key: str, rows: IntArray | None = None) -> Chain:
     if len(key) < MIN_KEY_CHARS:
         raise ChainError(f"a key needs at least {MIN_KEY_CHARS} characters")
     base = np.arange(len(view), dtype=np.int64) if rows is None else rows
-    # Case-insensitive prefilter (memoised, vectorised), then the exact check on few rows.
-    candidates = rows_matching_text(view, base, key)
-    order = np.lexsort((candidates, view.ts[candidates]))
-    candidates = candidates[order]
+    # One search of every payload in the core (memoised), exact case: the chain's rows.
+    found = rows_matching_text(view, base, key, ignore_case=False)
+    found = found[np.lexsort((found, view.ts[found]))]
+    total = len(found)
+    shown = found[:MAX_STEPS]
     steps: list[dict[str, Any]] = []
-    total = 0
     previous_ts: int | None = None
-    for start in range(0, len(candidates), 5000):
-        chunk = candidates[start : start + 5000]
-        for r, text in zip(chunk.tolist(), view.payloads(chunk), strict=True):
-            topic = view.topic_of(r)
-            if key not in text and key not in topic:
-                continue
-            total += 1
-            if len(steps) >= MAX_STEPS:
-                continue
-            ts = int(view.ts[r])
-            value = parse_json(text)
-            fields = _fields_with(value, key) if value is not NO_JSON else ["(text)"]
-            if key in topic:
-                fields = ["(topic)", *fields]
-            steps.append(
-                {
-                    "rid": str(r),
-                    "row": r,
-                    "ts": ts,
-                    "time": iso_utc(ts),
-                    "offset": round((ts - view.start_us) / 1e6, 3),
-                    "delta": round((ts - previous_ts) / 1e6, 3) if previous_ts is not None else 0.0,
-                    "topic": topic,
-                    "category": category(topic),
-                    "fields": ", ".join(fields),
-                }
-            )
-            previous_ts = ts
+    for r, text in zip(shown.tolist(), view.payloads(shown), strict=True):
+        topic = view.topic_of(r)
+        ts = int(view.ts[r])
+        value = parse_json(text)
+        fields = _fields_with(value, key) if value is not NO_JSON else ["(text)"]
+        if key in topic:
+            fields = ["(topic)", *fields]
+        steps.append(
+            {
+                "rid": str(r),
+                "row": r,
+                "ts": ts,
+                "time": iso_utc(ts),
+                "offset": round((ts - view.start_us) / 1e6, 3),
+                "delta": round((ts - previous_ts) / 1e6, 3) if previous_ts is not None else 0.0,
+                "topic": topic,
+                "category": category(topic),
+                "fields": ", ".join(fields),
+            }
+        )
+        previous_ts = ts
     return Chain(key, total, steps)
 
 

@@ -93,51 +93,45 @@ def fmt_time_us(us: int | None, tz: str | None = None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def _leaf(value: Any) -> html.Span:
+def _leaf(value: Any) -> tuple[str, str]:
+    """(class, text) of a JSON leaf as the tree shows it."""
     if isinstance(value, str):
         text = value
         if len(text) > MAX_LEAF_CHARS:
             text = f"{text[:MAX_LEAF_CHARS]}… ({len(value):,} chars)"
-        return html.Span(json.dumps(text, ensure_ascii=False), className="jt-str")
+        return "jt-str", json.dumps(text, ensure_ascii=False)
     if isinstance(value, bool) or value is None:
-        return html.Span(json.dumps(value), className="jt-lit")
-    return html.Span(json.dumps(value), className="jt-num")
+        return "jt-lit", json.dumps(value)
+    return "jt-num", json.dumps(value)
 
 
-def json_tree(value: Any, *, open_depth: int = 2) -> html.Div:
-    """A collapsible tree of a JSON value (objects and arrays fold; at most 1500 nodes)."""
+def json_tree(value: Any, *, open_depth: int = 2) -> list[Any]:
+    """A collapsible tree of a JSON value as data (at most 1500 nodes), drawn in the browser by
+    ``assets/inspector.js`` with text only. A node is ``["leaf", key, class, text]``,
+    ``["cut", key]`` (the budget ran out) or ``["node", key, brace, open, children, more]``
+    (objects and arrays; ``more`` when children were cut)."""
     budget = [MAX_TREE_NODES]
 
-    def node(key: str | None, v: Any, depth: int) -> Any:
+    def node(key: str | None, v: Any, depth: int) -> list[Any]:
         budget[0] -= 1
-        label = [html.Span(f"{key}: ", className="jt-key")] if key is not None else []
         if budget[0] <= 0:
-            return html.Div([*label, html.Span("… (tree truncated)", className="text-muted")])
+            return ["cut", key]
         if isinstance(v, dict | list):
             items = list(v.items()) if isinstance(v, dict) else list(enumerate(v))
             brace = f"{{{len(items)} keys}}" if isinstance(v, dict) else f"[{len(items)} items]"
             children = [node(str(k), item, depth + 1) for k, item in items if budget[0] > 0]
-            if budget[0] <= 0 and len(children) < len(items):
-                children.append(html.Div("…", className="text-muted"))
-            return html.Details(
-                [
-                    html.Summary([*label, html.Span(brace, className="jt-brace")]),
-                    html.Div(children, className="jt-children"),
-                ],
-                open=depth < open_depth,
-            )
-        return html.Div([*label, _leaf(v)], className="jt-leaf")
+            return ["node", key, brace, depth < open_depth, children, len(children) < len(items)]
+        return ["leaf", key, *_leaf(v)]
 
-    return html.Div(node(None, value, 0), className="json-tree")
+    return node(None, value, 0)
 
 
-def diff_view(lines: Sequence[tuple[str, str]]) -> html.Pre:
-    """A unified diff, one span per line, coloured by kind (text only)."""
-    cls = {"+": "diff-add", "-": "diff-del", "@": "diff-hunk", " ": "diff-ctx"}
-    return html.Pre(
-        [html.Span(line + "\n", className=cls.get(kind, "diff-ctx")) for kind, line in lines],
-        className="payload-pre diff",
-    )
+DIFF_CLASSES = {"+": "diff-add", "-": "diff-del", "@": "diff-hunk", " ": "diff-ctx"}
+
+
+def diff_view(lines: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """A unified diff as ``[class, line]`` pairs (coloured by kind, drawn as text)."""
+    return [[DIFF_CLASSES.get(kind, "diff-ctx"), line] for kind, line in lines]
 
 
 def kv_table(pairs: Sequence[tuple[str, Any]]) -> dbc.Table:

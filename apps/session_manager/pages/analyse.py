@@ -16,7 +16,7 @@ import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
 from apps.session_manager import (
@@ -348,6 +348,10 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                 dcc.Store(id="analyse-grid-target"),
                 dcc.Store(id="analyse-grid-marked"),
                 dcc.Store(id="analyse-grid-purged"),
+                dcc.Store(id="analyse-tree-counts"),
+                dcc.Store(id="analyse-insp-data"),
+                dcc.Store(id="analyse-insp-drawn"),
+                dcc.Store(id="analyse-tree-patched"),
                 dcc.Interval(id="analyse-load-interval", interval=400, disabled=True),
                 dbc.Row(
                     [
@@ -411,6 +415,17 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
 
 def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
     analyse_callbacks.register(app, ctx)
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("inspector", "render"),  # assets/inspector.js
+        Output("analyse-insp-drawn", "data"),
+        Input("analyse-insp-data", "data"),
+        Input("analyse-insp-tabs", "active_tab"),
+    )
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        panels.PATCH_TREE_COUNTS,
+        Output("analyse-tree-patched", "data"),
+        Input("analyse-tree-counts", "data"),
+    )
     app.clientside_callback(  # type: ignore[no-untyped-call]
         "function(_) { return window.innerWidth || 1200; }",
         Output("analyse-screen", "data"),

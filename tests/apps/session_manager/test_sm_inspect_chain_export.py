@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from apps.session_manager.analysis import Selection, SessionView
+from apps.session_manager.app import ASSETS
 from apps.session_manager.render import diff_view, json_tree
 from apps.session_manager.session_files import LibraryError
-from dash import html
 
 from apps.session_manager import analysis as an
 from apps.session_manager import chains, export, inspector
@@ -61,10 +61,21 @@ def test_diff_against_previous_of_same_topic(plant_view: SessionView) -> None:
 def test_payload_text_is_rendered_as_text_not_html() -> None:
     evil = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
     tree = json_tree({"x": evil})
-    assert "dangerously" not in json.dumps(tree.to_plotly_json(), default=str)
-    pre = diff_view([("+", "+" + evil)])
-    span = pre.children[0]  # type: ignore[index]
-    assert isinstance(span, html.Span) and span.children == "+" + evil + "\n"
+    assert tree[0] == "node" and tree[4] == [["leaf", "x", "jt-str", json.dumps(evil)]]
+    assert diff_view([("+", "+" + evil)]) == [["diff-add", "+" + evil]]
+    # the browser draws both with textContent only (assets/inspector.js)
+    script = (ASSETS / "inspector.js").read_text()
+    assert "innerHTML" not in script and "textContent" in script
+
+
+def test_json_tree_stops_at_its_budget() -> None:
+    from apps.session_manager.render import MAX_TREE_NODES
+
+    tree = json_tree({"items": list(range(MAX_TREE_NODES * 2))})
+    items = tree[4][0]
+    assert items[0] == "node" and items[5] is True  # children were cut
+    assert len(items[4]) < MAX_TREE_NODES
+    assert items[4][-1][0] == "cut"
 
 
 def test_numeric_fields_and_series(plant_view: SessionView) -> None:
