@@ -25,8 +25,13 @@ def shown_count(page: Any) -> int:
     return int(page.locator("#record-messages-count").inner_text().replace(",", ""))
 
 
-def test_stop_during_a_replay_shows_the_files_count(
-    serve_manager: Callable[..., str], sm_broker: SmBroker, sm_page: Any, tmp_path: Path
+@pytest.mark.parametrize("stop", ["mid-replay", "after-replay"])
+def test_after_stop_the_page_shows_the_files_count(
+    stop: str,
+    serve_manager: Callable[..., str],
+    private_broker: Any,
+    sm_page: Any,
+    tmp_path: Path,
 ) -> None:
     directory = tmp_path / "sessions"
     directory.mkdir()
@@ -36,7 +41,7 @@ def test_stop_during_a_replay_shows_the_files_count(
     page = sm_page
     failed: list[str] = []  # callbacks the server failed (e.g. a poll during the stop)
     page.on("response", lambda r: failed.append(r.url) if r.status >= 500 else None)
-    page.goto(serve_manager(directory, broker_url=sm_broker.url) + "/record")
+    page.goto(serve_manager(directory, broker_url=private_broker.url) + "/record")
     if page.locator("#record-unavailable .alert").count():
         pytest.skip("mqtt_replay.recorder is not available")
     page.locator("#record-name").fill("rec-count")
@@ -44,15 +49,18 @@ def test_stop_during_a_replay_shows_the_files_count(
     expect(page.locator("#record-state")).to_have_text("recording")
 
     # the session's ~2.5 minutes at 40x: a few seconds of traffic, as a replay sends it
-    with Replayer(source, sm_broker.url, speed=40.0, qos=1) as replay:
+    with Replayer(source, private_broker.url, speed=40.0, qos=1) as replay:
         expect(page.locator("#record-messages-kind")).to_have_text(" · live, still counting")
         page.wait_for_function(
             "() => Number(document.querySelector('#record-messages-count')"
             "?.innerText.replace(/,/g, '')) >= 300"
         )
-        page.locator("#record-stop").click()  # messages are still arriving
+        if stop == "after-replay":  # the user's case: the whole session, then Stop
+            assert replay.wait(60) and replay.stats()["sent"] == MESSAGES
+        page.locator("#record-stop").click()
         expect(page.locator("#record-state")).to_have_text("stopped")
-        assert not replay.wait(0)  # the replay was still running when the recording stopped
+        if stop == "mid-replay":
+            assert not replay.wait(0)  # messages were still arriving at the stop
     expect(page.locator("#record-messages-kind")).to_have_text(" · final, as in the file")
     shown = shown_count(page)
 
@@ -62,7 +70,10 @@ def test_stop_during_a_replay_shows_the_files_count(
     message_lines = [line for line in lines[1:] if line.startswith('{"topic"')]
     assert len(message_lines) == len(lines) - 1  # header and messages, nothing else
     assert shown == header["messages"] == len(message_lines) == len(open_session(recorded))
-    assert 300 <= shown < MESSAGES
+    if stop == "mid-replay":
+        assert 300 <= shown < MESSAGES
+    else:
+        assert shown == MESSAGES  # a fresh broker: no retained dump, only the replay
 
     page.wait_for_timeout(1_000)  # later polls keep the final count
     assert shown_count(page) == shown
