@@ -47,5 +47,7 @@ def test_local_zone_from_the_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert local_zone(none, none) == "UTC"  # nothing names a zone
     monkeypatch.setenv("TZ", ":Europe/Berlin")
     assert local_zone(link, named) == "Europe/Berlin"  # $TZ wins
+    monkeypatch.setenv("TZ", "/usr/share/zoneinfo/Asia/Kolkata")
+    assert local_zone(none, none) == "Asia/Kolkata"
     monkeypatch.setenv("TZ", "nowhere")
     assert local_zone(none, none) == "UTC"

@@ -47,7 +47,9 @@ def local_zone(localtime: Path = LOCALTIME, timezone_file: Path = TIMEZONE_FILE)
     with contextlib.suppress(OSError, UnicodeDecodeError):
         candidates.append(timezone_file.read_text(encoding="utf-8").strip())
     for name in candidates:
-        if name and not name.startswith("/"):
+        if name.startswith("/"):  # TZ=/usr/share/zoneinfo/Europe/Berlin
+            name = name.partition("zoneinfo/")[2]
+        if name:
             try:
                 return check_zone(name)
             except ValueError:
