@@ -3,7 +3,8 @@
 Serves on 127.0.0.1:8503 by default and subscribes to the replay broker
 mqtt://127.0.0.1:1883. The live profile reads its broker URL and credentials from
 ``OMF_LIVE_BROKER_URL``, ``OMF_LIVE_USERNAME`` and ``OMF_LIVE_PASSWORD`` (``--live-broker``
-may give the URL); passwords are never accepted on the command line.
+may give the URL); passwords are never accepted on the command line. ``--tz`` names the zone
+every time is shown in (default: the host's zone); an unknown name stops the start.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--profile", choices=PROFILES, default="replay", help="profile at start")
     parser.add_argument("--history", type=int, default=10_000, help="Message Center bound")
+    parser.add_argument(
+        "--tz",
+        default=None,
+        help="IANA zone every time is shown in, e.g. Europe/Berlin (default: the host's zone)",
+    )
     add_debug_option(parser)
     return parser.parse_args(argv)
 
@@ -60,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             live_url=args.live_broker,
             profile=args.profile,
             history_limit=args.history,
+            tz=args.tz,
         )
     except ValueError as exc:
         print(f"omf_dashboard: {exc}", file=sys.stderr)

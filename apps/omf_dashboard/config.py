@@ -5,6 +5,9 @@ Two profiles (SPEC §5.5): ``replay`` (the local Mosquitto, anonymous, the defau
 environment only (``OMF_LIVE_BROKER_URL``, ``OMF_LIVE_USERNAME``, ``OMF_LIVE_PASSWORD``), never
 from the command line (visible in ``ps``) and never into logs, pages or browser stores: the
 password field is excluded from ``repr`` and from :meth:`BrokerProfile.describe`.
+
+``tz`` is the one zone every time on the dashboard is shown in (and labelled with): an IANA
+name, by default the host's zone (UTC when the host's zone has no IANA name).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from mqtt_replay.zones import check_zone, local_zone
 
 ProfileName = Literal["replay", "live"]
 PROFILES: tuple[ProfileName, ...] = ("replay", "live")
@@ -98,8 +103,10 @@ class DashboardConfig:
     history_limit: int = 10_000
     poll_interval_ms: int = 500
     client_id_prefix: str = "omf-dashboard"
+    tz: str = field(default_factory=local_zone)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "tz", check_zone(self.tz))
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
         if self.profile == "live" and not self.live_url:

@@ -9,8 +9,8 @@ tests and users' scripts can find them without relying on layout.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -29,6 +29,7 @@ from apps.omf_dashboard.entities import (
     SensorReading,
     StockSlot,
 )
+from mqtt_replay.zones import fmt
 
 Component = Any  # Dash components are untyped
 
@@ -58,11 +59,26 @@ def data_attrs(**attrs: str) -> Any:
     return {f"data-{key}": value for key, value in attrs.items()}
 
 
-def clock_text(epoch: float | None) -> str:
-    """Local wall-clock time of a receive timestamp, ``—`` if unknown."""
+def clock_text(epoch: float | None, tz: str) -> str:
+    """A receive time (epoch seconds) in the dashboard's zone, labelled: ``07:03:04 EST``;
+    ``—`` if unknown."""
     if epoch is None:
         return "—"
-    return time.strftime("%H:%M:%S", time.localtime(epoch))
+    return fmt(round(epoch * 1_000_000), tz, date=False, ms=False)
+
+
+def payload_clock_text(text: str | None, tz: str) -> str:
+    """A payload's own timestamp: in the dashboard's zone when it names its zone
+    (``2026-01-15T09:01:07Z`` → ``2026-01-15 04:01:07 EST``), else as the payload has it."""
+    if not text:
+        return "?"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        return text
+    return fmt(round(moment.timestamp() * 1_000_000), tz, ms=False)
 
 
 def state_badge(text: str | None, *, prefix: str = "") -> Component:
@@ -102,7 +118,7 @@ def module_sort_key(module: ModuleStatus) -> tuple[int, str]:
     return order, module.serial
 
 
-def module_tile(module: ModuleStatus) -> Component:
+def module_tile(module: ModuleStatus, tz: str) -> Component:
     """One station tile: type, serial, connection, availability, current action, errors."""
     body = [
         html.Div(
@@ -112,7 +128,7 @@ def module_tile(module: ModuleStatus) -> Component:
         _kv(
             [
                 ("action", _action(module.action)),
-                ("updated", clock_text(module.updated_at)),
+                ("updated", clock_text(module.updated_at, tz)),
             ]
         ),
         *_errors(module.errors),
@@ -130,11 +146,11 @@ def module_tile(module: ModuleStatus) -> Component:
     )
 
 
-def module_tiles(modules: Mapping[str, ModuleStatus]) -> Component:
+def module_tiles(modules: Mapping[str, ModuleStatus], tz: str) -> Component:
     if not modules:
         return html.Div("No module has reported yet.", className="text-muted")
     tiles = [
-        html.Div(module_tile(m), className="col-md-4 col-xl-4")
+        html.Div(module_tile(m, tz), className="col-md-4 col-xl-4")
         for m in sorted(modules.values(), key=module_sort_key)
     ]
     return html.Div(tiles, className="row g-2")
@@ -159,7 +175,7 @@ def battery_bar(percent: float | None) -> Component:
     )
 
 
-def agv_card(agv: AgvStatus, module_types: Mapping[str, str]) -> Component:
+def agv_card(agv: AgvStatus, module_types: Mapping[str, str], tz: str) -> Component:
     """One AGV: connection, battery, charging/driving, position, load, action, errors."""
     flags = [state_badge(agv.connection_state), state_badge(agv.available)]
     if agv.charging:
@@ -181,7 +197,7 @@ def agv_card(agv: AgvStatus, module_types: Mapping[str, str]) -> Component:
                 ("position", _place(agv.last_node_id, module_types)),
                 ("load", ", ".join(agv.loads) if agv.loads else "empty"),
                 ("action", _action(agv.action)),
-                ("updated", clock_text(agv.updated_at)),
+                ("updated", clock_text(agv.updated_at, tz)),
             ]
         ),
         *_errors(agv.errors),
@@ -199,11 +215,11 @@ def agv_card(agv: AgvStatus, module_types: Mapping[str, str]) -> Component:
     )
 
 
-def agv_cards(agvs: Mapping[str, AgvStatus], module_types: Mapping[str, str]) -> Component:
+def agv_cards(agvs: Mapping[str, AgvStatus], module_types: Mapping[str, str], tz: str) -> Component:
     if not agvs:
         return html.Div("No AGV has reported yet.", className="text-muted")
     return html.Div(
-        [html.Div(agv_card(a, module_types), className="mb-2") for _, a in sorted(agvs.items())]
+        [html.Div(agv_card(a, module_types, tz), className="mb-2") for _, a in sorted(agvs.items())]
     )
 
 
@@ -348,7 +364,9 @@ def sensor_values(values: Sequence[tuple[str, object]]) -> list[str]:
     return lines
 
 
-def sensors_panel(env: Environment | None, arduino: Mapping[str, SensorReading]) -> Component:
+def sensors_panel(
+    env: Environment | None, arduino: Mapping[str, SensorReading], tz: str
+) -> Component:
     """TXT environment readings and the Arduino sensor station."""
     env = env or Environment()
     rows = [
@@ -373,19 +391,23 @@ def sensors_panel(env: Environment | None, arduino: Mapping[str, SensorReading])
         [
             html.Table(html.Tbody(rows), className="table"),
             html.Div(
-                f"TXT readings received {clock_text(env.updated_at)}", className="small text-muted"
+                f"TXT readings received {clock_text(env.updated_at, tz)}",
+                className="small text-muted",
             ),
         ]
     )
 
 
-def camera_panel(frame: CameraFrame | None, quality: QualityCheck | None) -> Component:
+def camera_panel(frame: CameraFrame | None, quality: QualityCheck | None, tz: str) -> Component:
     """The latest camera frame (only ``data:image/`` URIs are used as ``src``) and AIQS verdict."""
     if frame is not None and frame.data_uri.startswith("data:image/"):
         picture: Component = html.Img(
             src=frame.data_uri, className="camera-img", id="overview-camera-img", alt="camera frame"
         )
-        caption = f"frame {frame.reported_at or '?'} · received {clock_text(frame.updated_at)}"
+        caption = (
+            f"frame {payload_clock_text(frame.reported_at, tz)}"
+            f" · received {clock_text(frame.updated_at, tz)}"
+        )
     else:
         picture = html.Div("No camera frame yet.", className="camera-empty")
         caption = ""

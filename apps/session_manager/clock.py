@@ -12,12 +12,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 import numpy as np
 import numpy.typing as npt
 
-UTC_NAME = "UTC"
+from mqtt_replay.zones import UTC_NAME, abbreviation, fmt
+from mqtt_replay.zones import zone_info as _zone
+
+__all__ = ["UTC_NAME", "abbreviation", "fmt"]  # shared with the OMF Dashboard
+
 HOUR_US = 3_600_000_000
 
 
@@ -30,11 +34,6 @@ def valid_zone(tz: object, default: str = UTC_NAME) -> str:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     return default
-
-
-@lru_cache(maxsize=16)
-def _zone(tz: str) -> ZoneInfo:
-    return ZoneInfo(tz)
 
 
 def zone_options(session_zone: str) -> list[dict[str, str]]:
@@ -71,24 +70,6 @@ def from_wall_us(wall_us: int, tz: str) -> int:
     """A wall-clock moment of the zone (µs, as Plotly reports it) → UTC µs."""
     guess = wall_us - int(offsets_us(np.array([wall_us]), tz)[0])
     return wall_us - int(offsets_us(np.array([guess]), tz)[0])
-
-
-def abbreviation(us: int, tz: str) -> str:
-    """The zone's short name at ``us`` ("CET", "CEST", "UTC")."""
-    if tz == UTC_NAME:
-        return UTC_NAME
-    return datetime.fromtimestamp(us / 1e6, tz=UTC).astimezone(_zone(tz)).tzname() or tz
-
-
-def fmt(us: int | None, tz: str, *, date: bool = True, ms: bool = True, label: bool = True) -> str:
-    """``2026-01-15 10:00:00.000 CET``: a moment in the zone, labelled."""
-    if us is None:
-        return "–"
-    moment = datetime.fromtimestamp(us / 1e6, tz=UTC).astimezone(_zone(tz))
-    text = moment.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S")
-    if ms:
-        text += f".{moment.microsecond // 1000:03d}"
-    return f"{text} {abbreviation(us, tz)}" if label else text
 
 
 def axis_title(tz: str) -> dict[str, Any]:

@@ -3,6 +3,14 @@
 Wraps :class:`mqtt_replay.recorder.Recorder` (imported on first use, so the app runs while the
 recorder is not installed yet; the page then says so). New files land in the session
 directory, where the Library finds them.
+
+Counts: while recording, ``messages`` is the recorder's live count (what reached the file so
+far; the recorder writes at least every flush interval, so it trails the broker by up to that
+much). After Stop it is the count the recorder reports once it has stopped — the final flush
+included, the number in the file, its header and the Library. Taking it before the stop (as
+the first version did) missed what the final flush wrote. While the recorder stops (a few
+hundred ms) it cannot be asked for its status; polls meanwhile get the last live status and
+``stopping``.
 """
 
 from __future__ import annotations
@@ -112,6 +120,11 @@ class RecorderStation:
         self._request: RecordRequest | None = None
         self._last_file: Path | None = None
         self._last_status: dict[str, Any] | None = None
+        self._live_status: dict[str, Any] | None = None  # the last one polled while recording
+        self._stopping = False
+        # one call into the recorder at a time: the core refuses a status call during its
+        # stop, and a stop during a status call ("Already mutably borrowed")
+        self._calls = threading.Lock()
         self._error: str | None = None
         self._started = 0.0
         self._sample: tuple[float, int, float] = (0.0, 0, 0.0)  # (time, messages, rate)
@@ -151,37 +164,58 @@ class RecorderStation:
         with self._lock:
             self._recorder, self._request = recorder, request
             self._last_file, self._last_status, self._error = None, None, None
+            self._live_status = None
             self._started = time.monotonic()
             self._sample = (self._started, 0, 0.0)
 
     def stop(self) -> Path:
         with self._lock:
             recorder = self._recorder
-        if recorder is None:
-            raise RecordRefused("no recording is running")
+            if recorder is None:
+                raise RecordRefused("no recording is running")
+            if self._stopping:
+                raise RecordRefused("the recording is already stopping")
+            self._stopping = True
+        path: Path | None = None
         try:
-            path = Path(recorder.stop())
+            with self._calls:
+                stopped = Path(recorder.stop())
+                # the counts after the stop: messages that arrived between the last poll and
+                # the stop are in the file (the final flush), so they are in the page's count
+                status = self._with_rates(dict(recorder.status()))
+                path = stopped
         except (MqttReplayError, OSError) as exc:
             raise RecordRefused(str(exc)) from None
-        # the counts after the stop: messages that arrived between the last poll and the stop
-        # are in the file, so they are in the page's count too
-        status = self._with_rates(dict(recorder.status()))
-        with self._lock:
-            self._recorder = None
-            self._last_file = path
-            status["state"] = "stopped"
-            self._last_status = status
+        finally:
+            with self._lock:
+                self._stopping = False
+                if path is not None:  # stopped: state and final counts change together
+                    self._recorder = None
+                    self._last_file = path
+                    self._last_status = {**status, "state": "stopped"}
         return path
 
     def snapshot(self) -> dict[str, Any]:
-        """``recording`` (bool), ``status`` (the recorder's), ``request``, ``last_file``,
-        ``error``."""
+        """``recording`` (bool), ``stopping`` (bool), ``status`` (the recorder's: live while
+        recording, final once stopped), ``request``, ``last_file``, ``error``."""
         with self._lock:
-            recorder, request = self._recorder, self._request
+            recorder, request, stopping = self._recorder, self._request, self._stopping
             last_file, last_status, error = self._last_file, self._last_status, self._error
-        status = self._with_rates(dict(recorder.status())) if recorder is not None else last_status
+            live = self._live_status
+        if recorder is None:
+            status = last_status
+        elif stopping or not self._calls.acquire(blocking=False):
+            status = live  # the recorder is busy stopping: the last live count meanwhile
+        else:
+            try:
+                status = self._with_rates(dict(recorder.status()))
+            finally:
+                self._calls.release()
+            with self._lock:
+                self._live_status = status
         return {
             "recording": recorder is not None,
+            "stopping": stopping,
             "status": status,
             "request": request.__dict__ if request else None,
             "last_file": last_file.name if last_file else None,

@@ -21,6 +21,7 @@ from dash.exceptions import PreventUpdate
 from apps.omf_dashboard.client import DashboardClient
 from apps.omf_dashboard.history import MessageFilter, MessageRecord
 from apps.omf_dashboard.payloads import NOT_JSON, parse_payload
+from mqtt_replay.zones import fmt
 
 PATH = "/messages"
 NAME = "Message Center"
@@ -42,7 +43,7 @@ TIME_WINDOWS = {
 }
 
 COLUMNS = [
-    {"field": "time", "headerName": "time", "width": 105},
+    {"field": "time", "headerName": "time", "width": 105},  # headerName: column_defs()
     {"field": "direction", "headerName": "dir", "width": 80},
     {"field": "category", "headerName": "category", "width": 95},
     {"field": "sub_category", "headerName": "sub-category", "width": 105},
@@ -56,6 +57,31 @@ COLUMNS = [
         "tooltipField": "preview",
     },
 ]
+
+
+def column_defs(tz: str) -> list[dict[str, Any]]:
+    """The grid's columns; the time column's header names the zone its times are in, on more
+    header lines when the name is long (``time`` / ``(America/Argentina/`` / ``Buenos_Aires)``,
+    broken after a slash), never cut."""
+    header = f"time ({tz})"
+    width = min(max(105, 7 * len(tz) + 44), 160)
+    return [
+        {
+            **c,
+            "headerName": header.replace("/", "/\u200b"),  # a zero-width break opportunity
+            "headerTooltip": header,
+            "width": width,
+            "wrapHeaderText": True,
+            "autoHeaderHeight": True,
+        }
+        if c["field"] == "time"
+        else c
+        for c in COLUMNS
+    ]
+
+
+def _when(record: MessageRecord, tz: str, *, ms: bool, label: bool) -> str:
+    return fmt(round(record.received_at * 1_000_000), tz, date=False, ms=ms, label=label)
 
 
 def _select(ident: str, label: str, options: list[dict[str, str]], value: str) -> Any:
@@ -162,15 +188,15 @@ def layout(**_query: str) -> Any:
     )
 
 
-def row_of(record: MessageRecord) -> dict[str, Any]:
-    """A grid row: plain strings and numbers only (the grid renders them as text)."""
+def row_of(record: MessageRecord, tz: str) -> dict[str, Any]:
+    """A grid row: plain strings and numbers only (the grid renders them as text); the time
+    in ``tz`` (the column header names the zone)."""
     preview = record.payload[:PREVIEW_CHARS].replace("\n", " ")
     if len(record.payload) > PREVIEW_CHARS:
         preview += "…"
-    millis = int(record.received_at * 1000) % 1000
     return {
         "seq": str(record.seq),
-        "time": time.strftime("%H:%M:%S", time.localtime(record.received_at)) + f".{millis:03d}",
+        "time": _when(record, tz, ms=True, label=False),
         "direction": record.direction,
         "category": record.category,
         "sub_category": record.sub_category,
@@ -202,7 +228,7 @@ def _find_image(value: object) -> str | None:
     return None
 
 
-def detail_of(record: MessageRecord) -> list[Any]:
+def detail_of(record: MessageRecord, tz: str) -> list[Any]:
     """Header facts, escaped pretty JSON (or raw text) and an image preview for data URIs."""
     body = parse_payload(record.payload)
     if body is NOT_JSON:
@@ -214,7 +240,7 @@ def detail_of(record: MessageRecord) -> list[Any]:
         kind = "JSON"
         image = _find_image(body)
     facts = (
-        f"{record.direction} · {time.strftime('%H:%M:%S', time.localtime(record.received_at))} · "
+        f"{record.direction} · {_when(record, tz, ms=True, label=True)} · "
         f"QoS {record.qos} · {'retained' if record.retain else 'not retained'} · {kind} · "
         f"{len(record.payload.encode('utf-8'))} bytes"
     )
@@ -261,6 +287,9 @@ def register_callbacks(app: dash.Dash, client: DashboardClient) -> None:
     """Bind the Message Center's callbacks to ``app`` and ``client``."""
     app.callback(Output("messages-interval", "interval"), Input("messages-interval", "id"))(
         lambda _id: client.config.poll_interval_ms
+    )
+    app.callback(Output("messages-grid", "columnDefs"), Input("messages-grid", "id"))(
+        lambda _id: column_defs(client.config.tz)
     )
 
     @app.callback(
@@ -315,7 +344,7 @@ def register_callbacks(app: dash.Dash, client: DashboardClient) -> None:
         cats, subs = list(snap.categories), list(snap.sub_categories)
         cat_options = _options(cats) if view.get("cats") != cats else dash.no_update
         sub_options = _options(subs) if view.get("subs") != subs else dash.no_update
-        rows = [row_of(r) for r in result.records]
+        rows = [row_of(r, client.config.tz) for r in result.records]
         return rows, counts, cat_options, sub_options, {"key": key, "cats": cats, "subs": subs}
 
     @app.callback(
@@ -330,7 +359,7 @@ def register_callbacks(app: dash.Dash, client: DashboardClient) -> None:
         record = client.find_message(int(row_id))
         if record is None:
             return html.Div("That message has left the bounded history.", className="text-muted")
-        return detail_of(record)
+        return detail_of(record, client.config.tz)
 
     @app.callback(
         Output("messages-detail", "children", allow_duplicate=True),

@@ -111,17 +111,18 @@ def register_callbacks(app: dash.Dash, client: DashboardClient) -> None:
         changed = {name for name in _SECTIONS if drawn.get(name) != versions.get(name)}
         if not changed:
             raise PreventUpdate  # an empty 204 answer: nothing to redraw
+        tz = client.config.tz
         module_types = {serial: m.module_type for serial, m in state.modules.items()}
         render = {
             "summary": lambda: _summary(
                 snap.received, state.messages, state.non_json, snap.history_size, snap.history_limit
             ),
-            "modules": lambda: cards.module_tiles(state.modules),
-            "agvs": lambda: cards.agv_cards(state.agvs, module_types),
+            "modules": lambda: cards.module_tiles(state.modules, tz),
+            "agvs": lambda: cards.agv_cards(state.agvs, module_types, tz),
             "stock": lambda: cards.stock_grid(state.stock, state.stock_known),
             "orders": lambda: cards.orders_panel(state.active_orders, state.completed_orders),
-            "sensors": lambda: cards.sensors_panel(state.environment, state.arduino),
-            "camera": lambda: cards.camera_panel(state.camera, state.quality),
+            "sensors": lambda: cards.sensors_panel(state.environment, state.arduino, tz),
+            "camera": lambda: cards.camera_panel(state.camera, state.quality, tz),
         }
         out = [render[name]() if name in changed else dash.no_update for name in _SECTIONS]
         return [*out, {name: versions.get(name, 0) for name in _SECTIONS}]

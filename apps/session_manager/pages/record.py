@@ -1,4 +1,10 @@
-"""Record page: record a broker's traffic into a new session of the library."""
+"""Record page: record a broker's traffic into a new session of the library.
+
+The message count says what it is: while recording, ``live`` (what reached the file so far,
+trailing the broker by up to the recorder's flush interval); after Stop, ``final``: the
+recorder's count once it stopped, the number of messages in the file, its header and the
+Library.
+"""
 
 from __future__ import annotations
 
@@ -146,8 +152,22 @@ def counters(snapshot: dict[str, Any]) -> Any:
     status = snapshot.get("status") or {}
     rows = []
     if status:
+        kind = (
+            " · final, as in the file"
+            if not snapshot.get("recording")
+            else " · stopping: the final count follows"
+            if snapshot.get("stopping")
+            else " · live, still counting"
+        )
         rows = [
-            html.Div(f"messages {status.get('messages', 0):,}", id="record-messages"),
+            html.Div(
+                [
+                    "messages ",
+                    html.Span(f"{int(status.get('messages') or 0):,}", id="record-messages-count"),
+                    html.Span(kind, className="text-muted", id="record-messages-kind"),
+                ],
+                id="record-messages",
+            ),
             html.Div(
                 f"rate {float(status.get('rate') or 0):,.1f} msg/s · size {fmt_bytes(status.get('bytes'))}"
             ),
@@ -216,7 +236,11 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
     def poll(_n: Any) -> Any:
         snap = station.snapshot()
         state = (
-            "recording" if snap["recording"] else ("stopped" if snap.get("last_file") else "idle")
+            ("stopping" if snap.get("stopping") else "recording")
+            if snap["recording"]
+            else ("stopped" if snap.get("last_file") else "idle")
         )
-        color = {"recording": "danger", "stopped": "secondary"}.get(state, "light")
+        color = {"recording": "danger", "stopping": "warning", "stopped": "secondary"}.get(
+            state, "light"
+        )
         return state, color, counters(snap)

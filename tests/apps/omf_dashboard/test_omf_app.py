@@ -73,22 +73,24 @@ def test_payload_detail_is_plain_text() -> None:
     history = MessageHistory()
     evil = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
     raw = history.add("received", "/j1/txt/1/o/x", evil, received_at=0.0, is_json=False)
-    parts = messages.detail_of(raw)
+    parts = messages.detail_of(raw, "UTC")
     pre = parts[2]
     assert pre.children == evil  # a string child: React renders it as text
-    row = messages.row_of(raw)
+    row = messages.row_of(raw, "UTC")
     assert row["preview"].startswith("[not JSON] <img")
     image = '{"data": "data:image/png;base64,' + "A" * 400 + '"}'
     framed = history.add("received", "/j1/txt/1/i/cam", image, received_at=0.0)
-    parts = messages.detail_of(framed)
+    parts = messages.detail_of(framed, "UTC")
     assert "(422 chars)" in parts[2].children  # long strings shortened in the pretty view
     assert parts[3].src.startswith("data:image/png;base64,AAAA")
 
 
 def test_camera_panel_uses_only_image_data_uris() -> None:
-    good = factory_cards.camera_panel(CameraFrame("data:image/jpeg;base64,AA", "t", 0.0), None)
+    good = factory_cards.camera_panel(
+        CameraFrame("data:image/jpeg;base64,AA", "t", 0.0), None, "UTC"
+    )
     assert '"src": "data:image/jpeg;base64,AA"' in as_json(good)
-    bad = factory_cards.camera_panel(CameraFrame("javascript:alert(1)", "t", 0.0), None)
+    bad = factory_cards.camera_panel(CameraFrame("javascript:alert(1)", "t", 0.0), None, "UTC")
     assert "javascript:" not in as_json(bad)
 
 
