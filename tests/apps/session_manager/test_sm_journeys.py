@@ -7,6 +7,7 @@ inspector against the session read independently (``mqtt_replay.open_session``).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -219,3 +220,42 @@ def test_rows_appear_after_a_background_load_and_a_filter(
     expect(page.locator("#analyse-window-label")).to_contain_text(" 0 messages selected")
     page.locator("#analyse-text").fill("")
     expect(cell(page, 0, "topic")).to_have_text("ccu/state/version-mismatch")
+
+
+def test_topic_counts_follow_the_window_and_the_inspector_tree_is_text(
+    analyse: Any, generated_dir: Path
+) -> None:
+    """The tree's per-topic counts (patched in the browser from data, not re-sent as
+    components) follow the time window and the pre-filter switch; a message's JSON tree is
+    drawn with its keys as text."""
+    from collections import Counter
+
+    from playwright.sync_api import expect
+
+    page = analyse
+    session = open_session(generated_dir / PLANT_L4)
+    view = build_view(session)
+    topics = [view.topic_of(r) for r in range(len(view))]
+    topic, total = Counter(topics).most_common(1)[0]
+    first_minute = sum(
+        1 for r, t in enumerate(topics) if t == topic and view.ts[r] <= view.start_us + 60_000_000
+    )
+    assert 0 < first_minute < total
+    label = page.locator(f'#analyse-tree .topic-label[data-topic="{topic}"]')
+    expect(label.locator(".topic-count")).to_have_text(f"{total:,}")
+    page.get_by_role("button", name="First 1 min", exact=True).click()
+    expect(label.locator(".topic-count")).to_have_text(f"{first_minute:,}")
+    page.get_by_role("button", name="All", exact=True).click()
+    expect(label.locator(".topic-count")).to_have_text(f"{total:,}")
+    hidden = page.locator("#analyse-tree .topic-label .badge-note", has_text="pre-filtered")
+    expect(hidden.first).to_be_attached()
+    page.locator("#analyse-prefilter").click()  # off: nothing is marked pre-filtered
+    expect(hidden).to_have_count(0)
+    page.locator("#analyse-prefilter").click()
+    expect(hidden.first).to_be_attached()
+    cell(page, 3).click()
+    row = inspected_row(page)
+    value = json.loads(session.payloads([row])[0])
+    tree = page.locator("#analyse-insp-tree .json-tree")
+    for key in list(value)[:3]:
+        expect(tree.locator(".jt-key", has_text=f"{key}: ").first).to_be_visible()
