@@ -11,7 +11,7 @@ One script, one local Mosquitto (``set_tcp_nodelay true``, unlimited queues), si
    one row also counts with ``mosquitto_sub`` to check the Probe keeps up;
 3. a ramp on a generated plant session: the knee and the tool's share of CPU there.
 
-Usage: ``python benchmarks/bench_fleet.py [--messages N] [--plants 1,10,100] [--only part]``
+Usage: ``python benchmarks/bench_fleet.py [--messages N] [--plants 1,10,100] [--only ceiling|fleet|overhead|ramp]``
 """
 
 from __future__ import annotations
@@ -258,21 +258,34 @@ def probe_vs_mosquitto_sub(port: int, work: Path, n: int) -> list[object]:
     ]
 
 
-def probe_overhead(port: int, work: Path, n: int, qos: int = 1) -> list[object]:
-    """CPU seconds of this process while 10 plants publish: measured by the bench (engines,
-    the Probe receiving everything, status polling; the window its CPU meter covers) and the
-    same plants published by bare engines."""
+def latency_overhead(
+    port: int, work: Path, n: int, qos: int = 1, trials: int = 3
+) -> list[list[object]]:
+    """What the latency measurement adds to the tool's CPU: the same step (10 plants, as fast
+    as possible) with the Probe stamping every arrival and the matching afterwards, and with
+    the Probe only counting (``latency=False``), alternated ``trials`` times; medians. The tool
+    is this process (engines, Probe, status polling); CPU from /proc over the step's window,
+    plus the matching's CPU time for the measured run. Next to it, for scale, the cost of
+    receiving everything at all: bare engines without any subscriber."""
     import os
+    import statistics
 
+    from mqtt_replay.bench import run_step
     from mqtt_replay.fleet import Fleet
 
     per = n // 10
     path = write_uniform(work / f"overhead-{per}.log", per, 100, 1000.0)
     url = f"mqtt://127.0.0.1:{port}"
-    result = run_bench(path, url, plants=10, speed=1e6, qos=qos, out=None)
-    step = result.report["steps"][0]
-    measured = step["cpu"]["tool_pct"] / 100 * step["cpu"]["wall_s"]
     fleet = Fleet(path, 10)
+    cpu: dict[bool, list[float]] = {True: [], False: []}
+    received: dict[bool, list[int]] = {True: [], False: []}
+    for _ in range(trials):
+        for latency in (True, False):
+            step = run_step(fleet, url, speed=1e6, qos=qos, latency=latency)
+            c = step["cpu"]
+            cpu[latency].append(c["tool_pct"] / 100 * c["wall_s"] + c["analyse_s"])
+            received[latency].append(int(step["received"]))
+    measured, counted = statistics.median(cpu[True]), statistics.median(cpu[False])
     plants = [fleet.session(p.k, speed=1e6) for p in fleet.plants]
     replayers = [
         Replayer(s, url, speed=1.0, qos=qos, retain=False, status_topic=None, client_id=f"ovh-{i}")
@@ -284,13 +297,25 @@ def probe_overhead(port: int, work: Path, n: int, qos: int = 1) -> list[object]:
     bare = sum(os.times()[:2]) - cpu0
     for r in replayers:
         r.close()
+    total = per * 10
     return [
-        f"measuring cost, 10 plants x {per:,} QoS {qos}",
-        f"with Probe {measured:.2f} s CPU ({step['received']:,} counted)",
-        f"bare engines {bare:.2f} s CPU",
-        "-",
-        f"+{(measured / bare - 1) * 100:.0f} %" if bare else "-",
-        "publishing window only; the Probe receives and acks every message",
+        [
+            f"latency measurement cost, 10 plants x {per:,} QoS {qos} (median of {trials})",
+            f"stamped + matched {measured:.2f} s CPU (received {min(received[True]):,}/{total:,})",
+            f"counted only {counted:.2f} s CPU (received {min(received[False]):,}/{total:,})",
+            "-",
+            f"{(measured / counted - 1) * 100:+.1f} %" if counted else "-",
+            "bar: ≤ +5 %; runs: "
+            + ", ".join(f"{a:.2f}/{b:.2f}" for a, b in zip(cpu[True], cpu[False], strict=True)),
+        ],
+        [
+            f"for scale: receiving at all, 10 plants x {per:,} QoS {qos}",
+            f"with the counting Probe {counted:.2f} s CPU",
+            f"bare engines {bare:.2f} s CPU",
+            "-",
+            f"{(counted / bare - 1) * 100:+.0f} %" if bare else "-",
+            "a subscriber in the tool's process reads and acks every message",
+        ],
     ]
 
 
@@ -330,7 +355,7 @@ def main() -> None:
     ap.add_argument("--ramp", default="20000:200000:30000:3")
     ap.add_argument("--ramp-session-messages", type=int, default=20_000)
     ap.add_argument("--ramp-slo", default="p99=100ms,loss=0", help="the knee's SLO")
-    ap.add_argument("--only", choices=["ceiling", "fleet", "ramp"])
+    ap.add_argument("--only", choices=["ceiling", "fleet", "overhead", "ramp"])
     args = ap.parse_args()
     for tool in ("mosquitto_pub", "mosquitto_sub", "cc"):
         if not shutil.which(tool):
@@ -343,7 +368,7 @@ def main() -> None:
             [*r, "paho loop / mosquitto_pub -l"] for r in publisher_ceiling(work, args.messages)
         ]
         print_table(f"{title}: publisher ceiling, discard sink", header, rows)
-    if args.only in (None, "fleet", "ramp"):
+    if args.only in (None, "fleet", "overhead", "ramp"):
         port = free_port()
         broker = start_mosquitto(port, work)
         try:
@@ -353,7 +378,7 @@ def main() -> None:
                 for qos in (0, 1):
                     rows += fleet_ceiling(port, work, args.messages, plants, qos)
                 rows.append(probe_vs_mosquitto_sub(port, work, args.messages))
-                rows.append(probe_overhead(port, work, args.messages))
+                rows += latency_overhead(port, work, args.messages)
                 fleet_header = [
                     *header[:2],
                     "N x mosquitto_pub -l",
@@ -361,6 +386,9 @@ def main() -> None:
                     *header[4:],
                 ]
                 print_table(f"{title}: fleet through Mosquitto", fleet_header, rows)
+            if args.only == "overhead":
+                rows = latency_overhead(port, work, args.messages)
+                print_table(f"{title}: what the latency measurement costs", header, rows)
             if args.only in (None, "ramp"):
                 rows = ramp_knee(port, args.ramp_session_messages, args.ramp, args.ramp_slo)
                 print_table(f"{title}: ramp to the knee (10 plants)", header, rows)

@@ -24,7 +24,11 @@ def machine_notes() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
+    load = ", load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())  # a shared machine: say so
+    return (
+        f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, "
+        f"{platform.system()}{load}"
+    )
 
 
 def ensure_session(

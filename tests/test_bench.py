@@ -170,3 +170,18 @@ def test_ramp_stops_at_the_knee(small_queue_broker: Broker, tmp_path: Path) -> N
     assert steps[-1]["target_rate"] < 400_000
     assert [s["target_rate"] for s in steps] == [500 + 20_000 * i for i in range(len(steps))]
     assert result.ok  # without --slo the exit code does not gate on the knee
+
+
+def test_a_step_without_latency_counts_the_same(private_broker: Broker, tmp_path: Path) -> None:
+    """``latency=False`` (the Probe only counts, nothing is matched): the same messages are
+    counted as with latency, and the step says what the matching cost."""
+    from mqtt_replay.bench import run_step
+    from mqtt_replay.fleet import Fleet
+
+    session = generate_session(tmp_path / "plant.log", messages=1500, rate=100, seed=5)
+    fleet = Fleet(session, 3)
+    counted = run_step(fleet, private_broker.url, speed=1e6, qos=1, latency=False)
+    measured = run_step(fleet, private_broker.url, speed=1e6, qos=1)
+    assert counted["sent"] == counted["received"] == measured["received"] == 3 * 1500
+    assert "latency_ms" not in counted and measured["latency_ms"]["p50"] is not None
+    assert counted["cpu"]["analyse_s"] == 0.0 and measured["cpu"]["analyse_s"] >= 0.0

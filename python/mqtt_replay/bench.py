@@ -87,9 +87,15 @@ def run_step(
     label: str = "",
     progress: Progress | None = None,
     settle_s: float = SETTLE_S,
+    latency: bool = True,
 ) -> dict[str, Any]:
     """One load level: every plant at ``speed`` (optionally tiled or cut to ``duration_s``),
-    measured; returns the step's dict (see :func:`mqtt_replay.bench_metrics.analyse`)."""
+    measured; returns the step's dict (see :func:`mqtt_replay.bench_metrics.analyse`).
+
+    ``latency=False`` only counts arrivals (no stamps, no per-message matching): the step then
+    has counts and CPU but no latency, loss per plant or order. It exists to measure what the
+    latency measurement costs (``benchmarks/bench_fleet.py``); ``cpu["analyse_s"]`` is the
+    CPU time the matching took after the step."""
     sessions = [
         fleet.session(p.k, speed=speed, duration_s=duration_s, max_gap_s=max_gap_s)
         for p in fleet.plants
@@ -100,6 +106,7 @@ def run_step(
         client_id=f"mqtt-replay-probe-{os.getpid()}-{time.monotonic_ns() % 1_000_000}",
         topics=[(p.prefix + "#", qos) for p in fleet.plants],
         protocol=4,
+        record=latency,
     )
     replayers: list[Replayer] = []
     errors: list[str] = []
@@ -158,6 +165,7 @@ def run_step(
                 break
             time.sleep(0.05)
         cpu = meter.stop()
+        received = int(probe.status()["received"])
         statuses = [r.status() for r in replayers]
     finally:
         for r in replayers:
@@ -169,6 +177,17 @@ def run_step(
             origins[i] = float(s["origin_unix_us"])
         if s.get("error"):
             errors.append(f"plant {fleet.plants[i].k}: {s['error']}")
+    if not latency:
+        sent = sum(int(s["sent"]) for s in statuses)
+        return {
+            "label": label.strip(" :"),
+            "sent": sent,
+            "received": received - stale,
+            "publish_s": round(publish_end - started, 3),
+            "cpu": {**cpu, "analyse_s": 0.0},
+            "errors": errors,
+        }
+    analyse_cpu = time.process_time()
     plans = []
     for spec, session, origin in zip(fleet.plants, sessions, origins, strict=True):
         if origin is None:
@@ -176,6 +195,7 @@ def run_step(
             origin = 0.0
         plans.append(_plan(spec.k, spec.prefix, session, origin))
     step = analyse(plans, seen)
+    cpu = {**cpu, "analyse_s": round(time.process_time() - analyse_cpu, 3)}
     step.update(
         {
             "stale": stale,
