@@ -74,7 +74,7 @@ TABLE_FRACTION = 0.8  # the table page and the payload fetch: row 4,000,000 of 5
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 OPEN_TIMEOUT_S = 1200.0
-TREE_COUNTS = '{"index":["ALL"],"type":"analyse-topic-group"}.options'  # first output
+TREE_COUNTS = "analyse-tree-counts.data"  # first output of the tree's counts
 ABSENT = object()
 
 OPEN = "open → first figure"
