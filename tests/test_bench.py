@@ -185,3 +185,4 @@ def test_a_step_without_latency_counts_the_same(private_broker: Broker, tmp_path
     assert counted["sent"] == counted["received"] == measured["received"] == 3 * 1500
     assert "latency_ms" not in counted and measured["latency_ms"]["p50"] is not None
     assert counted["cpu"]["analyse_s"] == 0.0 and measured["cpu"]["analyse_s"] >= 0.0
+    assert counted["cpu"]["probe_thread_s"] > 0.0 and measured["cpu"]["probe_thread_s"] > 0.0

@@ -95,7 +95,8 @@ def run_step(
     ``latency=False`` only counts arrivals (no stamps, no per-message matching): the step then
     has counts and CPU but no latency, loss per plant or order. It exists to measure what the
     latency measurement costs (``benchmarks/bench_fleet.py``); ``cpu["analyse_s"]`` is the
-    CPU time the matching took after the step."""
+    CPU time the matching took after the step, ``cpu["probe_thread_s"]`` the subscriber
+    thread's."""
     sessions = [
         fleet.session(p.k, speed=speed, duration_s=duration_s, max_gap_s=max_gap_s)
         for p in fleet.plants
@@ -172,6 +173,7 @@ def run_step(
             r.stop()
             r.close()
         seen = _drop_first(probe.stop(), stale)
+    probe_s = round(float(seen.get("thread_cpu_s", 0.0)), 3)  # the subscriber thread's CPU
     for i, s in enumerate(statuses):
         if s.get("origin_unix_us") is not None:
             origins[i] = float(s["origin_unix_us"])
@@ -184,7 +186,7 @@ def run_step(
             "sent": sent,
             "received": received - stale,
             "publish_s": round(publish_end - started, 3),
-            "cpu": {**cpu, "analyse_s": 0.0},
+            "cpu": {**cpu, "analyse_s": 0.0, "probe_thread_s": probe_s},
             "errors": errors,
         }
     analyse_cpu = time.process_time()
@@ -195,7 +197,11 @@ def run_step(
             origin = 0.0
         plans.append(_plan(spec.k, spec.prefix, session, origin))
     step = analyse(plans, seen)
-    cpu = {**cpu, "analyse_s": round(time.process_time() - analyse_cpu, 3)}
+    cpu = {
+        **cpu,
+        "analyse_s": round(time.process_time() - analyse_cpu, 3),
+        "probe_thread_s": probe_s,
+    }
     step.update(
         {
             "stale": stale,
