@@ -7,17 +7,17 @@ cuts a session's payloads once into text and tokens — a token counts where it 
 JSON string, also inside escaped JSON text: right after a ``"`` and right before ``"`` or
 ``\\"`` — and :meth:`PayloadTemplate.render` gives any plant's payload column from its mapping.
 
-Both work on whole Arrow columns: the rows that name a token are found and marked by RE2
-(``pyarrow.compute``), split once, and a plant's payloads are one ``replace_with_mask`` of the
-token pieces and a join, so a plant costs a few passes over the rewritten bytes, not a Python
-loop over its rows. What RE2 cannot express (a token right after the closing quote of another,
-both sharing that quote; tokens with quotes or backslashes; an alternation too big to compile)
-is split in Python, with the same result.
+Both work on whole Arrow columns. The template cuts every payload at its quotes
+(``split_pattern``): a plain token stands right after a quote and before ``"`` or ``\\"``
+exactly where a piece between two quotes is the token (or the token and a backslash), which one
+``is_in`` finds for all pieces at once; a plant's payloads are one ``replace_with_mask`` of the
+token pieces and a join. So a plant costs a few passes over the rewritten bytes, not a Python
+loop over its rows, and the cost does not grow with the number of order ids. Tokens with quotes
+or backslashes (possible only in topic segments) are cut with a Python regex, as before.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -54,11 +54,7 @@ _PAYLOAD_ORDER = re.compile(r'"orderId"\s*:\s*"([^"\\]+)"')
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _PLACEHOLDERS = frozenset({"", "0", "-", "UNKNOWN", "unknown", "NONE", "none", "null", "N/A"})
 _FLEET_NS = uuid.UUID("6f1c1a52-3a0e-4d8e-9d6b-6d7172706c79")
-# a run of string characters right after a quote and right before a quote or an escaped one:
-# a plain token (no quote, no backslash) matches where it is exactly such a run
-_STRING_RUN = re.compile(r'(?<=")([^"\\]+)(?=\\?")')
-_MARK = "\x01"  # splits marked payloads; rows that contain it are split in Python
-RE2_GROUP = 5_000  # tokens per RE2 alternation (RE2 refuses ~20,000 UUIDs in one)
+SLICE_ROWS = 200_000  # payloads cut at a time
 
 
 def plant_serial(serial: str, k: int) -> str:
@@ -125,70 +121,50 @@ def find_identities(table: pa.Table) -> Identities:
     return Identities(tuple(serials), tuple(orders))
 
 
-def _split_plain(payload: str, tokens: frozenset[str]) -> list[str]:
-    """``payload`` cut into text, token, text, …, text around plain tokens (no quote, no
-    backslash): where a token stands right after ``"`` and before ``"`` or ``\\"``."""
-    pieces: list[str] = []
-    last = 0
-    for m in _STRING_RUN.finditer(payload):
-        if m.group(1) in tokens:
-            pieces.append(payload[last : m.start()])
-            pieces.append(m.group(1))
-            last = m.end()
-    pieces.append(payload[last:])
-    return pieces
-
-
 def _split_python(payloads: list[str], tokens: list[str]) -> list[list[str]]:
-    """The same cut for any tokens, in Python (the general path)."""
-    if any('"' in t or "\\" in t for t in tokens):
-        ordered = sorted(tokens, key=len, reverse=True)
-        pattern = re.compile('(?<=")(' + "|".join(map(re.escape, ordered)) + r')(?=\\?")')
-        return [pattern.split(p) for p in payloads]
-    plain = frozenset(tokens)
-    return [_split_plain(p, plain) for p in payloads]
+    """Each payload cut into text, token, text, …, text around its tokens (any tokens)."""
+    ordered = sorted(tokens, key=len, reverse=True)
+    pattern = re.compile('(?<=")(' + "|".join(map(re.escape, ordered)) + r')(?=\\?")')
+    return [pattern.split(p) for p in payloads]
+
+
+def _np(array: pa.Array) -> np.ndarray:
+    return np.asarray(array.to_numpy(zero_copy_only=False))
+
+
+def _quote_cut(
+    payload: pa.Array, text: np.ndarray, tokens: list[str], slice_rows: int
+) -> tuple[np.ndarray, pa.ListArray, np.ndarray]:
+    """The payloads cut at every ``"``: a plain token (no quote, no backslash) stands right
+    after ``"`` and before ``"`` or ``\\"`` exactly where a piece between two quotes is the
+    token, or the token and a backslash. Returns which rows name a token, those rows' pieces
+    and which of the pieces are tokens; slice by slice, to bound the memory."""
+    token_set = pa.array(tokens, pa.string())
+    rows, parts, flags = [], [], []
+    for start in range(0, len(payload), slice_rows):
+        lists = pc.split_pattern(payload.slice(start, slice_rows), '"')
+        pieces = lists.flatten()
+        offsets = _np(lists.offsets).astype(np.int64)
+        counts = np.diff(offsets)
+        parent = np.repeat(np.arange(len(lists)), counts)
+        position = np.arange(len(pieces)) - np.repeat(offsets[:-1] - offsets[0], counts)
+        inner = (position > 0) & (position < np.repeat(counts - 1, counts))
+        token = _np(pc.is_in(pieces, value_set=token_set))
+        escaped = np.flatnonzero(_np(pc.ends_with(pieces, "\\")) & inner)
+        if len(escaped):
+            bare = pc.utf8_slice_codeunits(pieces.take(pa.array(escaped)), 0, -1)
+            token[escaped] |= _np(pc.is_in(bare, value_set=token_set))
+        token &= inner
+        named = np.zeros(len(lists), dtype=bool)
+        named[parent[token]] = True
+        named &= text[start : start + len(lists)]
+        rows.append(named)
+        parts.append(lists.filter(pa.array(named)))
+        flags.append(token[named[parent]])
+    return np.concatenate(rows), pa.concat_arrays(parts), np.concatenate(flags)
 
 
 _LIST = pa.list_(pa.string())
-
-
-def _alternations(tokens: list[str], group: int) -> list[str] | None:
-    """RE2 alternations of the tokens, in groups small enough for RE2's memory budget; None
-    when a token has a quote or a backslash (RE2 cannot mirror the Python rule then)."""
-    if any('"' in t or "\\" in t for t in tokens):
-        return None
-    return [_re2_alternation(tokens[i : i + group]) for i in range(0, len(tokens), group)]
-
-
-def _named(payload: pa.Array, alternations: list[str]) -> pa.Array:
-    """Which payloads hold a token right after a quote and before ``"`` or ``\\"``."""
-    named = pc.match_substring_regex(payload, rf'"(?:{alternations[0]})\\?"')
-    for alt in alternations[1:]:
-        named = pc.or_(named, pc.match_substring_regex(payload, rf'"(?:{alt})\\?"'))
-    return named
-
-
-def _split_arrow(payloads: pa.Array, tokens: list[str], alternations: list[str]) -> pa.ListArray:
-    """Every payload (each names a token) cut into text, token, …, text, in row order: RE2
-    marks the tokens (one pass per group), the marker splits. RE2 consumes the quotes, so a
-    token right after the closing quote of another of its group would be missed: such payloads,
-    and those that hold the marker, are cut in Python."""
-    special = pc.match_substring(payloads, _MARK)
-    for alt in alternations:
-        double = rf'"(?:{alt})\\?"(?:{alt})\\?"'
-        special = pc.or_(special, pc.match_substring_regex(payloads, double))
-    marked = payloads.filter(pc.invert(special))
-    for alt in alternations:
-        marked = pc.replace_substring_regex(
-            marked, rf'"({alt})(\\?")', '"' + _MARK + r"\1" + _MARK + r"\2"
-        )
-    fast = pc.split_pattern(marked, _MARK)
-    if not pc.any(special).as_py():
-        return fast
-    slow = pa.array(_split_python(payloads.filter(special).to_pylist(), tokens), _LIST)
-    is_special = special.to_numpy(zero_copy_only=False)
-    where = np.concatenate([np.flatnonzero(~is_special), np.flatnonzero(is_special)])
-    return pa.concat_arrays([fast, slow]).take(pa.array(np.argsort(where, kind="stable")))
 
 
 @dataclass(frozen=True)
@@ -197,10 +173,12 @@ class PayloadTemplate:
 
     rows: pa.BooleanArray | None  # payloads that name an identity (None: none does)
     offsets: pa.Int32Array  # per such payload, its pieces in ``pieces``
-    pieces: pa.StringArray  # text, token, text, …, text of every such payload
+    pieces: pa.StringArray  # every such payload cut into pieces, some of them tokens
+    separator: str  # what joins the pieces again
     is_token: pa.BooleanArray  # which pieces are tokens
-    codes: pa.Int32Array  # per token piece, its index in ``tokens``
-    tokens: tuple[str, ...]
+    codes: pa.Int32Array  # per token piece, its index in ``bases``/``suffixes``
+    bases: tuple[str, ...]  # the identity a token piece names
+    suffixes: tuple[str, ...]  # what follows it in the piece (a backslash, or nothing)
 
     @property
     def rewritten(self) -> int:
@@ -209,46 +187,57 @@ class PayloadTemplate:
 
     @classmethod
     def build(
-        cls, payload: pa.Array, binary: pa.Array, ids: Identities, *, re2_group: int = RE2_GROUP
+        cls,
+        payload: pa.Array,
+        binary: pa.Array,
+        ids: Identities,
+        *,
+        vectorised: bool = True,
+        slice_rows: int = SLICE_ROWS,
     ) -> PayloadTemplate:
-        """The template of one payload column (a single Arrow array) and its binary flags;
-        ``re2_group`` tokens per RE2 alternation (0: cut every payload in Python)."""
+        """The template of one payload column (a single Arrow array) and its binary flags,
+        cut ``slice_rows`` payloads at a time; ``vectorised=False`` cuts every payload with
+        one Python regex instead."""
         tokens = sorted({*ids.serials, *ids.order_ids}, key=len, reverse=True)
         empty = cls(
-            None, pa.array([0], pa.int32()), pa.array([], pa.string()),
-            pa.array([], pa.bool_()), pa.array([], pa.int32()), (),
+            None, pa.array([0], pa.int32()), pa.array([], pa.string()), "",
+            pa.array([], pa.bool_()), pa.array([], pa.int32()), (), (),
         )  # fmt: skip
         if not tokens or len(payload) == 0:
             return empty
-        text = pc.invert(binary)
-        alternations = _alternations(tokens, re2_group) if re2_group > 0 else None
-        lists = None
-        if alternations is not None:
-            with contextlib.suppress(pa.ArrowInvalid):  # RE2 gave up: the general path
-                mask = pc.and_(_named(payload, alternations), text)
-                lists = _split_arrow(payload.filter(mask), tokens, alternations)
-        if lists is None:  # every text payload cut in Python
-            cut = _split_python(payload.filter(text).to_pylist(), tokens)
+        text = ~_np(binary).astype(bool)
+        if vectorised and not any('"' in t or "\\" in t for t in tokens):
+            named, lists, is_token = _quote_cut(payload, text, tokens, slice_rows)
+            separator = '"'
+        else:  # tokens with quotes or backslashes: one Python regex split per payload
+            cut = _split_python(payload.filter(pa.array(text)).to_pylist(), tokens)
             keep = np.array([len(c) > 1 for c in cut], dtype=bool)
-            rows = np.zeros(len(payload), dtype=bool)
-            rows[np.flatnonzero(text.to_numpy(zero_copy_only=False))[keep]] = True
+            named = np.zeros(len(payload), dtype=bool)
+            named[np.flatnonzero(text)[keep]] = True
             lists = pa.array([c for c, k in zip(cut, keep, strict=True) if k], _LIST)
-            mask = pa.array(rows)
-        if len(lists) == 0:
+            is_token = None
+            separator = ""
+        if not named.any():
             return empty
-        offsets = lists.offsets.to_numpy()
-        offsets = (offsets - offsets[0]).astype(np.int32)
+        offsets = _np(lists.offsets).astype(np.int64)
+        offsets = offsets - offsets[0]
         pieces = lists.flatten()
-        position = np.arange(len(pieces)) - np.repeat(offsets[:-1], np.diff(offsets))
-        is_token = pa.array(position % 2 == 1)
-        encoded = pc.dictionary_encode(pieces.filter(is_token))
+        if is_token is None:  # text, token, text, …: the odd pieces
+            position = np.arange(len(pieces)) - np.repeat(offsets[:-1], np.diff(offsets))
+            is_token = position % 2 == 1
+        encoded = pc.dictionary_encode(pieces.filter(pa.array(is_token)))
+        names = encoded.dictionary.to_pylist()
+        known = set(tokens)
+        bases = tuple(n if n in known else n[:-1] for n in names)
         return cls(
-            mask,
-            pa.array(offsets, pa.int32()),
+            pa.array(named),
+            pa.array(offsets.astype(np.int32), pa.int32()),
             pieces,
-            is_token,
+            separator,
+            pa.array(is_token),
             encoded.indices.cast(pa.int32()),
-            tuple(encoded.dictionary.to_pylist()),
+            bases,
+            tuple(n[len(b) :] for n, b in zip(names, bases, strict=True)),
         )
 
     def render(self, payload: pa.Array, mapping: Mapping[str, str]) -> pa.Array:
@@ -256,7 +245,8 @@ class PayloadTemplate:
         ``mapping[token]``; every other byte kept."""
         if self.rows is None:
             return payload
-        mapped = pa.array([mapping[t] for t in self.tokens], pa.string()).take(self.codes)
+        new = [mapping[b] + s for b, s in zip(self.bases, self.suffixes, strict=True)]
+        mapped = pa.array(new, pa.string()).take(self.codes)
         values = pc.replace_with_mask(self.pieces, self.is_token, mapped)
-        joined = pc.binary_join(pa.ListArray.from_arrays(self.offsets, values), "")
-        return pc.replace_with_mask(payload, self.rows, joined)
+        lists = pa.ListArray.from_arrays(self.offsets, values)
+        return pc.replace_with_mask(payload, self.rows, pc.binary_join(lists, self.separator))
