@@ -134,15 +134,16 @@ def _np(array: pa.Array) -> np.ndarray:
 
 def _quote_cut(
     payload: pa.Array, text: np.ndarray, tokens: list[str], slice_rows: int
-) -> tuple[np.ndarray, pa.ListArray, np.ndarray]:
-    """The payloads cut at every ``"``: a plain token (no quote, no backslash) stands right
-    after ``"`` and before ``"`` or ``\\"`` exactly where a piece between two quotes is the
-    token, or the token and a backslash. Returns which rows name a token, those rows' pieces
-    and which of the pieces are tokens; slice by slice, to bound the memory."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where the plain tokens (no quote, no backslash) stand. Cut at every ``"``, a payload
+    names a token right after ``"`` and before ``"`` or ``\\"`` exactly where a piece between
+    two quotes is the token (or the token and a backslash). Returns which rows name a token
+    and, per token, its row and its byte span in the row (a trailing backslash included);
+    slice by slice, to bound the memory."""
     token_set = pa.array(tokens, pa.string())
-    rows, parts, flags = [], [], []
-    for start in range(0, len(payload), slice_rows):
-        lists = pc.split_pattern(payload.slice(start, slice_rows), '"')
+    rows, where, starts, ends = [], [], [], []
+    for first in range(0, len(payload), slice_rows):
+        lists = pc.split_pattern(payload.slice(first, slice_rows), '"')
         pieces = lists.flatten()
         offsets = _np(lists.offsets).astype(np.int64)
         counts = np.diff(offsets)
@@ -154,14 +155,25 @@ def _quote_cut(
         if len(escaped):
             bare = pc.utf8_slice_codeunits(pieces.take(pa.array(escaped)), 0, -1)
             token[escaped] |= _np(pc.is_in(bare, value_set=token_set))
-        token &= inner
+        token &= inner & text[first + parent]
         named = np.zeros(len(lists), dtype=bool)
         named[parent[token]] = True
-        named &= text[start : start + len(lists)]
         rows.append(named)
-        parts.append(lists.filter(pa.array(named)))
-        flags.append(token[named[parent]])
-    return np.concatenate(rows), pa.concat_arrays(parts), np.concatenate(flags)
+        # byte offset of every piece in its row: the pieces and one quote each before it
+        lengths = _np(pc.binary_length(pieces)).astype(np.int64)
+        before = np.cumsum(lengths + 1) - (lengths + 1)
+        start = (
+            before - np.repeat(before[offsets[:-1] - offsets[0]], counts) if len(before) else before
+        )
+        where.append(first + parent[token])
+        starts.append(start[token])
+        ends.append(start[token] + lengths[token])
+    return (
+        np.concatenate(rows),
+        np.concatenate(where),
+        np.concatenate(starts),
+        np.concatenate(ends),
+    )
 
 
 _LIST = pa.list_(pa.string())
@@ -173,8 +185,7 @@ class PayloadTemplate:
 
     rows: pa.BooleanArray | None  # payloads that name an identity (None: none does)
     offsets: pa.Int32Array  # per such payload, its pieces in ``pieces``
-    pieces: pa.StringArray  # every such payload cut into pieces, some of them tokens
-    separator: str  # what joins the pieces again
+    pieces: pa.StringArray  # every such payload cut into text, token, text, …, text
     is_token: pa.BooleanArray  # which pieces are tokens
     codes: pa.Int32Array  # per token piece, its index in ``bases``/``suffixes``
     bases: tuple[str, ...]  # the identity a token piece names
@@ -200,31 +211,40 @@ class PayloadTemplate:
         one Python regex instead."""
         tokens = sorted({*ids.serials, *ids.order_ids}, key=len, reverse=True)
         empty = cls(
-            None, pa.array([0], pa.int32()), pa.array([], pa.string()), "",
+            None, pa.array([0], pa.int32()), pa.array([], pa.string()),
             pa.array([], pa.bool_()), pa.array([], pa.int32()), (), (),
         )  # fmt: skip
         if not tokens or len(payload) == 0:
             return empty
         text = ~_np(binary).astype(bool)
         if vectorised and not any('"' in t or "\\" in t for t in tokens):
-            named, lists, is_token = _quote_cut(payload, text, tokens, slice_rows)
-            separator = '"'
+            named, row, start, end = _quote_cut(payload, text, tokens, slice_rows)
+            if not named.any():
+                return empty
+            # the named payloads' bytes, cut into text, token, text, …, text (no copy)
+            sub = payload.filter(pa.array(named))
+            base = np.frombuffer(sub.buffers()[1], np.int32)[sub.offset : sub.offset + len(sub) + 1]
+            rank = np.cumsum(named) - 1
+            at = base[rank[row]].astype(np.int64)
+            bounds = np.sort(np.concatenate([base.astype(np.int64), at + start, at + end]))
+            pieces = pa.StringArray.from_buffers(
+                len(bounds) - 1, pa.py_buffer(bounds.astype(np.int32)), sub.buffers()[2]
+            )
+            per_row = 2 * np.bincount(rank[row], minlength=len(sub)) + 1
+            offsets = np.concatenate([[0], np.cumsum(per_row)])
         else:  # tokens with quotes or backslashes: one Python regex split per payload
             cut = _split_python(payload.filter(pa.array(text)).to_pylist(), tokens)
             keep = np.array([len(c) > 1 for c in cut], dtype=bool)
             named = np.zeros(len(payload), dtype=bool)
             named[np.flatnonzero(text)[keep]] = True
+            if not named.any():
+                return empty
             lists = pa.array([c for c, k in zip(cut, keep, strict=True) if k], _LIST)
-            is_token = None
-            separator = ""
-        if not named.any():
-            return empty
-        offsets = _np(lists.offsets).astype(np.int64)
-        offsets = offsets - offsets[0]
-        pieces = lists.flatten()
-        if is_token is None:  # text, token, text, …: the odd pieces
-            position = np.arange(len(pieces)) - np.repeat(offsets[:-1], np.diff(offsets))
-            is_token = position % 2 == 1
+            offsets = _np(lists.offsets).astype(np.int64)
+            pieces = lists.flatten()
+        # text, token, text, …, text: the odd pieces are the tokens
+        position = np.arange(len(pieces)) - np.repeat(offsets[:-1], np.diff(offsets))
+        is_token = position % 2 == 1
         encoded = pc.dictionary_encode(pieces.filter(pa.array(is_token)))
         names = encoded.dictionary.to_pylist()
         known = set(tokens)
@@ -233,7 +253,6 @@ class PayloadTemplate:
             pa.array(named),
             pa.array(offsets.astype(np.int32), pa.int32()),
             pieces,
-            separator,
             pa.array(is_token),
             encoded.indices.cast(pa.int32()),
             bases,
@@ -249,4 +268,4 @@ class PayloadTemplate:
         mapped = pa.array(new, pa.string()).take(self.codes)
         values = pc.replace_with_mask(self.pieces, self.is_token, mapped)
         lists = pa.ListArray.from_arrays(self.offsets, values)
-        return pc.replace_with_mask(payload, self.rows, pc.binary_join(lists, self.separator))
+        return pc.replace_with_mask(payload, self.rows, pc.binary_join(lists, ""))
