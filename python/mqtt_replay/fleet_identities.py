@@ -7,11 +7,12 @@ cuts a session's payloads once into text and tokens — a token counts where it 
 JSON string, also inside escaped JSON text: right after a ``"`` and right before ``"`` or
 ``\\"`` — and :meth:`PayloadTemplate.render` gives any plant's payload column from its mapping.
 
-Both work on whole Arrow columns. The template cuts every payload at its quotes
-(``split_pattern``): a plain token stands right after a quote and before ``"`` or ``\\"``
-exactly where a piece between two quotes is the token (or the token and a backslash), which one
-``is_in`` finds for all pieces at once; a plant's payloads are one ``replace_with_mask`` of the
-token pieces and a join. So a plant costs a few passes over the rewritten bytes, not a Python
+:func:`find_identities` lets Arrow pick the payloads that hold a key, and runs its regexes on
+those only. The template cuts every payload at its quotes (``split_pattern``): a plain token
+stands right after a quote and before ``"`` or ``\\"`` exactly where a piece between two quotes
+is the token (or the token and a backslash), which one ``is_in`` finds for all pieces at once;
+the named payloads are kept as text/token pieces that point into their bytes, and a plant's
+payloads are one ``replace_with_mask`` of the token pieces and a join. So a plant costs a few passes over the rewritten bytes, not a Python
 loop over its rows, and the cost does not grow with the number of order ids. Tokens with quotes
 or backslashes (possible only in topic segments) are cut with a Python regex, as before.
 """
