@@ -12,9 +12,10 @@ those only. The template cuts every payload at its quotes (``split_pattern``): a
 stands right after a quote and before ``"`` or ``\\"`` exactly where a piece between two quotes
 is the token (or the token and a backslash), which one ``is_in`` finds for all pieces at once;
 the named payloads are kept as text/token pieces that point into their bytes, and a plant's
-payloads are one ``replace_with_mask`` of the token pieces and a join. So a plant costs a few passes over the rewritten bytes, not a Python
-loop over its rows, and the cost does not grow with the number of order ids. Tokens with quotes
-or backslashes (possible only in topic segments) are cut with a Python regex, as before.
+payloads are one ``replace_with_mask`` of the token pieces and a join. So a plant costs a few
+passes over the rewritten bytes, not a Python loop over its rows, and the cost does not grow with
+the number of order ids. Tokens with quotes or backslashes (possible only in topic segments) are
+cut with a Python regex, as before.
 """
 
 from __future__ import annotations
