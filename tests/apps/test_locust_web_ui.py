@@ -136,6 +136,9 @@ def test_a_run_started_and_stopped_in_the_web_ui_counts_what_the_broker_delivere
     page.get_by_label("Ramp up (users started/second)").fill(str(PLANTS))
     page.get_by_text("Advanced options").click()
     page.get_by_label("Run time", exact=False).fill("90s")  # a bound, in case STOP is missed
+    page.get_by_text("Custom parameters").click()  # the master's --mqtt-* options, editable
+    assert page.locator("input[name=mqttSession]").input_value().endswith("plant.log")
+    assert page.locator("input[name=mqttSpeed]").input_value() == "10"
     page.get_by_role("button", name="Start").click()
 
     status = header.get_by_text("Status", exact=True).locator("xpath=following-sibling::*[1]")
