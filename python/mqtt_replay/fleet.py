@@ -19,17 +19,22 @@ works, not only the engine's 0.1–100), optionally with gaps capped and tiled t
 from __future__ import annotations
 
 import os
-import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mqtt_replay.errors import InvalidOptionError
+from mqtt_replay.fleet_identities import (
+    KNOWN_SERIALS,
+    Identities,
+    PayloadTemplate,
+    find_identities,
+    plant_order_id,
+    plant_serial,
+)
 from mqtt_replay.session import DEFAULT_TZ, Session, open_session
 
 __all__ = [
@@ -43,88 +48,12 @@ __all__ = [
 ]
 
 DEFAULT_PREFIX = "plant-{k}/"
-# SPEC §4: the modules, the charger and the AGVs of the recorded plant.
-KNOWN_SERIALS = (
-    "SVR3QA0022",
-    "SVR4H76449",
-    "SVR3QA2098",
-    "SVR4H76530",
-    "SVR4H73275",
-    "CHRG0",
-    "5iO4",
-    "leJ4",
-    "jp93",
-)
-_TOPIC_SERIAL = re.compile(r"^(?:module|fts)/v1/ff/(?:NodeRed/)?([^/]+)/")
-_PAYLOAD_SERIAL = re.compile(r'"(?:[A-Za-z]*[sS]erialNumber)"\s*:\s*"([^"\\]+)"')
-_PAYLOAD_ORDER = re.compile(r'"orderId"\s*:\s*"([^"\\]+)"')
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_PLACEHOLDERS = frozenset({"", "0", "-", "UNKNOWN", "unknown", "NONE", "none", "null", "N/A"})
-_FLEET_NS = uuid.UUID("6f1c1a52-3a0e-4d8e-9d6b-6d7172706c79")
 MAX_TILED_ROWS = 50_000_000
 REPLAY_COLUMNS = ["timestamp", "topic", "payload", "qos", "retain", "binary"]
 
 
-def plant_serial(serial: str, k: int) -> str:
-    """Plant ``k``'s version of a module/AGV serial."""
-    return f"{serial}-P{k}"
-
-
-def plant_order_id(order_id: str, k: int) -> str:
-    """Plant ``k``'s version of an order id: a UUID stays a UUID (derived from both)."""
-    if _UUID.match(order_id):
-        return str(uuid.uuid5(_FLEET_NS, f"{k}:{order_id}"))
-    return f"{order_id}-P{k}"
-
-
-@dataclass(frozen=True)
-class Identities:
-    """The identities a session names: serials and order ids, each in first-seen order."""
-
-    serials: tuple[str, ...]
-    order_ids: tuple[str, ...]
-
-
-def _ordered(seen: dict[str, None], value: str) -> None:
-    if value not in seen:
-        seen[value] = None
-
-
-def find_identities(table: pa.Table) -> Identities:
-    """Serial-like tokens (topic segments, ``*serialNumber`` values, SPEC serials that occur)
-    and order ids (``orderId`` values; placeholders like ``"0"``/``UNKNOWN`` kept) of a session table."""
-    serials: dict[str, None] = {}
-    orders: dict[str, None] = {}
-    topics = table.column("topic")
-    names = topics.chunk(0).dictionary.to_pylist() if table.num_rows else []
-    for name in names:
-        m = _TOPIC_SERIAL.match(name)
-        if m and m.group(1) != "NodeRed" and m.group(1) not in _PLACEHOLDERS:
-            _ordered(serials, m.group(1))
-    payloads = table.column("payload")
-    binary = table.column("binary")
-    text_rows = pc.invert(binary)
-    for payload in payloads.filter(text_rows).to_pylist():
-        if "erialNumber" in payload:
-            for m in _PAYLOAD_SERIAL.finditer(payload):
-                if m.group(1) not in _PLACEHOLDERS:
-                    _ordered(serials, m.group(1))
-        if "orderId" in payload:
-            for m in _PAYLOAD_ORDER.finditer(payload):
-                if m.group(1) not in _PLACEHOLDERS:
-                    _ordered(orders, m.group(1))
-    joined = "\n".join(names)
-    for serial in KNOWN_SERIALS:
-        if serial not in serials and serial in joined:
-            _ordered(serials, serial)
-    # a SPEC serial that occurs only as a quoted value somewhere else in the payloads
-    missing = [s for s in KNOWN_SERIALS if s not in serials]
-    if missing:
-        quoted = re.compile('"(' + "|".join(map(re.escape, missing)) + ')"')
-        for payload in payloads.filter(text_rows).to_pylist():
-            for m in quoted.finditer(payload):
-                _ordered(serials, m.group(1))
-    return Identities(tuple(serials), tuple(orders))
+def _array(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 @dataclass
@@ -134,29 +63,16 @@ class _Template:
     table: pa.Table  # REPLAY_COLUMNS, topic dictionary-encoded, timestamps in µs
     ids: Identities
     topic_names: list[str]
-    rows: list[int]  # rows whose payload names an identity
-    pieces: list[list[str]]  # per such row: text, token, text, token, …, text
+    payloads: PayloadTemplate
 
     @classmethod
     def build(cls, table: pa.Table, ids: Identities) -> _Template:
         table = table.select(REPLAY_COLUMNS).unify_dictionaries().combine_chunks()
         names = table.column("topic").chunk(0).dictionary.to_pylist() if table.num_rows else []
-        tokens = sorted({*ids.serials, *ids.order_ids}, key=len, reverse=True)
-        rows: list[int] = []
-        pieces: list[list[str]] = []
-        if tokens:
-            # a token counts where it is a whole JSON string, also inside escaped JSON text
-            pattern = re.compile('(?<=")(' + "|".join(map(re.escape, tokens)) + r')(?=\\?")')
-            payloads = table.column("payload").to_pylist()
-            binary = table.column("binary").to_pylist()
-            for i, payload in enumerate(payloads):
-                if binary[i]:
-                    continue
-                split = pattern.split(payload)
-                if len(split) > 1:
-                    rows.append(i)
-                    pieces.append(split)
-        return cls(table, ids, names, rows, pieces)
+        payloads = PayloadTemplate.build(
+            _array(table.column("payload")), _array(table.column("binary")), ids
+        )
+        return cls(table, ids, names, payloads)
 
 
 @dataclass(frozen=True)
@@ -301,14 +217,9 @@ class Fleet:
             topic.indices, pa.array(self._topic_names(spec), pa.string())
         )
         table = table.set_column(1, "topic", new_topic)
-        if tpl.rows:
-            payloads = table.column("payload").to_pylist()
-            mapping = spec.mapping
-            for row, split in zip(tpl.rows, tpl.pieces, strict=True):
-                payloads[row] = "".join(
-                    mapping[piece] if i % 2 else piece for i, piece in enumerate(split)
-                )
-            table = table.set_column(2, "payload", pa.array(payloads, pa.string()))
+        if tpl.payloads.rewritten:
+            payload = tpl.payloads.render(_array(table.column("payload")), spec.mapping)
+            table = table.set_column(2, "payload", payload)
         return table
 
     def session(

@@ -44,11 +44,20 @@ _sessions: dict[str, Any] = {}
 
 def _add_arguments(parser: Any) -> None:
     group = parser.add_argument_group("mqtt-replay", "one virtual plant per user")
-    group.add_argument("--mqtt-session", default=os.environ.get("MQTT_REPLAY_SESSION", ""))
-    group.add_argument("--mqtt-speed", type=float, default=1.0, help="time-scale factor")
-    group.add_argument("--mqtt-qos", type=int, choices=[0, 1], default=0)
-    group.add_argument("--mqtt-prefix", default="plant-{k}/", help="topic prefix per plant")
-    group.add_argument("--mqtt-loop", action="store_true", help="repeat the session")
+    actions = [
+        group.add_argument(
+            "--mqtt-session",
+            default=os.environ.get("MQTT_REPLAY_SESSION", ""),
+            help="session file (the same path on every worker)",
+        ),
+        group.add_argument("--mqtt-speed", type=float, default=1.0, help="time-scale factor"),
+        group.add_argument("--mqtt-qos", type=int, choices=[0, 1], default=0, help="QoS 0 or 1"),
+        group.add_argument("--mqtt-prefix", default="plant-{k}/", help="topic prefix per plant"),
+        group.add_argument("--mqtt-loop", action="store_true", help="repeat the session"),
+    ]
+    for action in actions:  # a group's arguments miss Locust's flags: show them in the web UI
+        action.include_in_web_ui = True
+        action.is_secret = action.is_required = action.is_multiple = False
 
 
 _listen: Any = events.init_command_line_parser.add_listener
