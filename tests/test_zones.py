@@ -1,4 +1,5 @@
-"""The shared clock of both apps: the host's zone as an IANA name, one labelled format."""
+"""The clock of both apps (`mqtt_replay.zones` and the OMF Dashboard's twin): the host's zone as
+an IANA name, one labelled format."""
 
 from __future__ import annotations
 
@@ -51,3 +52,24 @@ def test_local_zone_from_the_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert local_zone(none, none) == "Asia/Kolkata"
     monkeypatch.setenv("TZ", "nowhere")
     assert local_zone(none, none) == "UTC"
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "Etc/UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
+)
+def test_the_omf_dashboards_twin_answers_the_same(zone: str) -> None:
+    """The OMF Dashboard imports nothing from mqtt_replay, so it keeps its own copy."""
+    from apps.omf_dashboard import zones as omf
+    from mqtt_replay import zones as ours
+
+    assert omf.check_zone(zone) == ours.check_zone(zone)
+    for t in (us(2026, 1, 15, 17, 3, 4), us(2026, 7, 15, 17, 3, 4), us(1999, 12, 31, 23, 59, 59)):
+        assert omf.abbreviation(t, zone) == ours.abbreviation(t, zone)
+        for date in (False, True):
+            for ms in (False, True):
+                for label in (False, True):
+                    kw = {"date": date, "ms": ms, "label": label}
+                    assert omf.fmt(t, zone, **kw) == ours.fmt(t, zone, **kw)
+    assert omf.fmt(None, zone) == ours.fmt(None, zone)
+    with pytest.raises(ValueError, match="unknown time zone"):
+        omf.check_zone("Not/AZone")

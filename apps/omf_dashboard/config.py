@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from mqtt_replay.zones import check_zone, local_zone
+from apps.omf_dashboard.zones import check_zone, local_zone
 
 ProfileName = Literal["replay", "live"]
 PROFILES: tuple[ProfileName, ...] = ("replay", "live")

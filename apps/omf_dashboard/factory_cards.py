@@ -29,7 +29,7 @@ from apps.omf_dashboard.entities import (
     SensorReading,
     StockSlot,
 )
-from mqtt_replay.zones import fmt
+from apps.omf_dashboard.zones import fmt
 
 Component = Any  # Dash components are untyped
 

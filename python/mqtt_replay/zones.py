@@ -1,7 +1,9 @@
-"""Time zones for what the apps show: the host's zone as an IANA name, and one labelled format.
+"""Time zones for what the Session Manager shows: the host's zone as an IANA name, and one
+labelled format (``2026-01-15 10:00:00.000 CET``).
 
-Both apps (Session Manager, OMF Dashboard) render times with :func:`fmt`, so a moment reads
-the same everywhere: ``2026-01-15 10:00:00.000 CET`` or ``09:00:00 UTC``.
+The OMF Dashboard keeps its own copy (``apps/omf_dashboard/zones.py``): it is a system of its
+own and imports nothing from ``mqtt_replay``; ``tests/test_zones.py`` holds both to the same
+answers.
 """
 
 from __future__ import annotations

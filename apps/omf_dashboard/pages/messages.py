@@ -21,7 +21,7 @@ from dash.exceptions import PreventUpdate
 from apps.omf_dashboard.client import DashboardClient
 from apps.omf_dashboard.history import MessageFilter, MessageRecord
 from apps.omf_dashboard.payloads import NOT_JSON, parse_payload
-from mqtt_replay.zones import fmt
+from apps.omf_dashboard.zones import fmt
 
 PATH = "/messages"
 NAME = "Message Center"

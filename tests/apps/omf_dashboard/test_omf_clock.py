@@ -10,9 +10,9 @@ from apps.omf_dashboard.config import DashboardConfig
 from apps.omf_dashboard.entities import CameraFrame, Environment
 from apps.omf_dashboard.history import MessageHistory
 from apps.omf_dashboard.pages import messages
+from apps.omf_dashboard.zones import local_zone
 
 from apps.omf_dashboard import factory_cards
-from mqtt_replay.zones import local_zone
 
 NY = "America/New_York"
 # 2026-01-15 17:03:04.250 UTC = 12:03:04 EST
