@@ -259,3 +259,32 @@ def test_topic_counts_follow_the_window_and_the_inspector_tree_is_text(
     tree = page.locator("#analyse-insp-tree .json-tree")
     for key in list(value)[:3]:
         expect(tree.locator(".jt-key", has_text=f"{key}: ").first).to_be_visible()
+
+
+def test_the_diff_tab_and_a_hostile_payload_are_drawn_as_text(
+    serve_manager: Callable[..., str], sm_page: Any, tmp_path: Path
+) -> None:
+    """Tree and Diff (drawn in the browser from data) show a payload's markup as text: no
+    element is made from it, and the diff against the previous message of the topic shows."""
+    from playwright.sync_api import expect
+
+    evil = '<img id="injected" src=x onerror="window.__pwned=1"><b id="bold">x</b>'
+    directory = tmp_path / "sessions"
+    directory.mkdir()
+    lines = [
+        {"topic": "a/b", "payload": json.dumps({"n": 1, "note": "plain"}), "timestamp": "2026-01-15T09:00:00Z"},
+        {"topic": "a/b", "payload": json.dumps({"n": 2, "note": evil}), "timestamp": "2026-01-15T09:00:01Z"},
+    ]  # fmt: skip
+    (directory / "hostile.log").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    page = sm_page
+    page.goto(f"{serve_manager(directory)}/analyse?session=hostile.log")
+    cell(page, 1).click()
+    expect_inspector(page, 1)
+    tree = page.locator("#analyse-insp-tree .json-tree")
+    expect(tree.locator(".jt-str", has_text="onerror")).to_have_text(json.dumps(evil))
+    page.get_by_role("tab", name="Diff").click()
+    diff = page.locator("#analyse-insp-diff pre.diff")
+    expect(diff.locator(".diff-add", has_text="onerror")).to_be_visible()
+    expect(diff.locator(".diff-del", has_text="plain")).to_be_visible()
+    assert page.locator("#injected, #bold").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
