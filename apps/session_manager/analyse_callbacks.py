@@ -7,6 +7,7 @@ components or a compact figure.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -280,6 +281,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         Input("app-tz", "value"),
         State("analyse-session", "data"),
         State("analyse-screen", "data"),
+        State("analyse-timeline-meta", "data"),
     )
     def draw_timeline(
         data: dict[str, Any] | None,
@@ -289,20 +291,34 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         tz: str | None,
         session: dict[str, Any] | None,
         width: int | None,
+        shown: dict[str, Any] | None,
     ) -> Any:
         if data is None:
             raise PreventUpdate
         view = view_of(ctx, session)
-        # Selecting a message only moves the highlight: reuse the aggregation of the same
-        # selection, range and lanes instead of re-aggregating millions of rows.
         key = (
             id(view),
             json.dumps([session, data], sort_keys=True, default=str),
             str(vis),
             lanes,
             width,
+            zone(tz),
         )
+        # The figure's identity: the browser's figure is this one when its meta says so.
+        digest = hashlib.blake2b(repr(key[1:]).encode(), digest_size=8).hexdigest()
         tl = recent_timelines.get(key)
+        if (
+            tl is not None
+            and dash.ctx.triggered_id == "analyse-selected"
+            and shown
+            and shown.get("key") == digest
+            and isinstance(shown.get("marker"), int)
+        ):
+            # Selecting a message only moves the ring: replace the figure's last trace
+            # instead of sending (and re-plotting from) the whole figure.
+            patch = dash.Patch()
+            patch["data"][shown["marker"]] = timeline.marker_trace(tl, view, selected, zone(tz))
+            return patch, nu
         if tl is None:
             sel = selection_of(data)
             rows = analysis.selected_rows(view, sel)
@@ -319,7 +335,11 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             recent_timelines[key] = tl
             while len(recent_timelines) > 4:
                 recent_timelines.pop(next(iter(recent_timelines)))
-        return timeline.figure(tl, view, selected, zone(tz)), tl.meta()
+        fig = timeline.figure(tl, view, selected, zone(tz))
+        meta = tl.meta()
+        if tl.mode != "empty":
+            meta |= {"key": digest, "marker": len(fig["data"]) - 1}
+        return fig, meta
 
     @app.callback(
         Output("analyse-stats", "rowData"),

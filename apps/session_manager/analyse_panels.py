@@ -34,57 +34,59 @@ from apps.session_manager.render import (
 
 
 def topic_label(topic: dict[str, Any]) -> Any:
-    """A checklist label: topic name, count in the window, pre-filter mark.
+    """A checklist label: the topic's name, one Dash component.
 
-    Built once per session: a selection change does not replace it (Dash's renderer pays for
-    every component it unmounts, once per component per store update, which made a filter
-    change cost seconds in the browser). The counts arrive as data in
-    ``analyse-tree-counts`` and :data:`PATCH_TREE_COUNTS` writes them into these spans.
+    Built once per session and never replaced: Dash's renderer runs a selector for every
+    component on every store update, so a tree of ~10 components per topic made each click
+    cost seconds in the browser. The count in the window and the pre-filter note arrive as
+    data in ``analyse-tree-counts``; :data:`PATCH_TREE_COUNTS` (the one rule for them) adds
+    them next to this name, in the checklist's label, as plain elements. A zero-width space
+    after each ``/`` lets a long topic wrap between its levels, never inside one.
     """
-    count, hidden = topic["count"], topic["hidden"]
-    name_class, note = tree_note(count, hidden)
     return html.Span(
-        [
-            html.Span(
-                breakable_topic(elide_middle(topic["topic"])),
-                className=name_class,
-                title=elide_middle(topic["topic"], TOPIC_TITLE),
-            ),
-            html.Span(f"{count:,}", className="topic-count"),
-            html.Span(note, className="badge-note"),
-        ],
-        className="topic-label",
+        wrappable_topic(elide_middle(topic["topic"])),
+        className="topic-name",
+        title=elide_middle(topic["topic"], TOPIC_TITLE),
         **{"data-topic": topic["topic"]},
     )
 
 
-def tree_note(count: int, hidden: int) -> tuple[str, str]:
-    """The name's class and the pre-filter note of a topic (mirrored in PATCH_TREE_COUNTS)."""
-    if hidden and hidden >= count:
-        return "topic-name topic-hidden", " pre-filtered"
-    if hidden:
-        return "topic-name", f" {hidden:,} pre-filtered"
-    return "topic-name", ""
-
-
 PATCH_TREE_COUNTS = """function(data) {
-    // Writes each topic's count and pre-filter note into its (static) tree label.
+    // Adds each topic's count in the window and its pre-filter note to its (static) tree
+    // label, as plain elements: no Dash component per count.
     if (!data || !data.counts) { return window.dash_clientside.no_update; }
     const fmt = (n) => n.toLocaleString('en-US');
-    document.querySelectorAll('#analyse-tree .topic-label[data-topic]').forEach((label) => {
-        const [count, hidden] = data.counts[label.dataset.topic] || [0, 0];
-        const all = hidden && hidden >= count;
-        label.querySelector('.topic-count').textContent = fmt(count);
-        label.querySelector('.topic-name').classList.toggle('topic-hidden', !!all);
-        label.querySelector('.badge-note').textContent =
-            all ? ' pre-filtered' : (hidden ? ' ' + fmt(hidden) + ' pre-filtered' : '');
+    const part = (label, cls) => {
+        let el = label.querySelector(':scope > .' + cls);
+        if (!el) {
+            el = document.createElement('span');
+            el.className = cls;
+            label.appendChild(el);
+        }
+        return el;
+    };
+    document.querySelectorAll('#analyse-tree .topic-name[data-topic]').forEach((name) => {
+        const [count, hidden] = data.counts[name.dataset.topic] || [0, 0];
+        const all = hidden > 0 && hidden >= count;
+        const label = name.parentElement;  // the checklist's <label>: checkbox, name, ...
+        part(label, 'topic-count').textContent = fmt(count);
+        part(label, 'badge-note').textContent =
+            all ? 'pre-filtered' : (hidden ? fmt(hidden) + ' pre-filtered' : '');
+        name.classList.toggle('topic-hidden', all);
     });
     return Date.now();
 }"""
 
 
+def wrappable_topic(topic: str) -> str:
+    """The topic with a zero-width space after each ``/``: a long topic wraps between its
+    levels, never inside one, and costs no component per level."""
+    return topic.replace("/", "/\u200b")
+
+
 def breakable_topic(topic: str) -> list[Any]:
-    """The topic with a line-break opportunity after each ``/`` (never inside a word)."""
+    """The topic with a ``<wbr>`` after each ``/`` (its text stays the topic: copied or read,
+    it has no extra characters)."""
     parts: list[Any] = []
     for i, part in enumerate(topic.split("/")):
         if i:

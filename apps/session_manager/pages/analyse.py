@@ -9,13 +9,13 @@ lives in the app's :class:`~apps.session_manager.store.SessionStore`. The page-w
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 
@@ -33,6 +33,7 @@ from apps.session_manager.render import alert, elide_middle, fmt_bytes, fmt_dura
 from apps.session_manager.session_files import SessionFile, list_sessions
 
 if TYPE_CHECKING:
+    from apps.session_manager.analysis import SessionView
     from apps.session_manager.context import AppContext
 
 STEP_BUTTONS = (
@@ -85,20 +86,98 @@ def pick_a_session(files: Sequence[SessionFile], note: str | None = None) -> Any
     return dbc.Card(dbc.CardBody(body), className="mb-2", id="analyse-pick")
 
 
+@dataclass(frozen=True)
+class LoadedParts:
+    """What the page shows of a loaded session before any selection: the window slider's
+    range, the topic tree, the field plot's topics and which areas show."""
+
+    duration: float
+    marks: dict[float, str]
+    tree: list[Any]
+    topics: list[dict[str, str]]
+    outliers_style: dict[str, str]
+    main_style: dict[str, str]
+    empty: Any
+
+
+def session_options(ctx: AppContext) -> list[str]:
+    return [f.name for f in list_sessions(ctx.config.sessions_dir)]
+
+
+def session_outliers(view: SessionView) -> outliers.Outliers | None:
+    """The session's timestamp outliers (sorting millions of times once per session)."""
+    return view.memo.get("outliers", lambda: outliers.find(view.ts, view.ts_valid))
+
+
+def summary_line(view: SessionView, zone: str) -> list[Any]:
+    s = view.session
+    duration = max((view.end_us - view.start_us) / 1e6, 0.001)
+    recorded = clock.fmt(view.start_us, zone, ms=False) if view.ts_valid.any() else "no times"
+    return [
+        html.Strong(s.name),
+        f" · {len(view):,} messages · from {recorded} · {fmt_duration(duration)} · ",
+        f"{len(view.topics)} topics · {fmt_bytes(int(view.sizes.sum()))} · {s.container}, {s.mode} mode",
+        f" · {len(s.skipped)} bad lines skipped" if s.skipped else "",
+    ]
+
+
+def outlier_note(view: SessionView) -> str:
+    found = session_outliers(view)
+    if not found:
+        return ""
+    duration = max((view.end_us - view.start_us) / 1e6, 0.001)
+    return (
+        f"Timestamp outliers: {found.describe()} — they stretch the session to "
+        f"{fmt_duration(duration)}; the bulk spans "
+        f"{fmt_duration((found.bulk_end_us - found.bulk_start_us) / 1e6)}."
+    )
+
+
+def loaded_parts(ctx: AppContext, view: SessionView) -> LoadedParts:
+    duration = max((view.end_us - view.start_us) / 1e6, 0.001)
+    # Values are topic codes: a dropdown must never hold a 65,535-byte topic as a value.
+    topics = [
+        {"label": elide_middle(t), "value": str(code)}
+        for code, t in sorted(enumerate(view.topics), key=lambda ct: ct[1])
+    ]
+    main, empty = ({}, None)
+    if len(view) == 0:
+        main = HIDDEN
+        empty = pick_a_session(
+            list_sessions(ctx.config.sessions_dir),
+            f"{view.session.path.name} holds no messages: there is nothing to analyse in it.",
+        )
+    return LoadedParts(
+        duration=duration,
+        marks={round(duration * i / 4, 3): fmt_duration(duration * i / 4) for i in range(5)},
+        tree=panels.topic_tree(analysis.topic_tree(view, analysis.Selection())),
+        topics=topics,
+        outliers_style={} if session_outliers(view) else {"display": "none"},
+        main_style=main,
+        empty=empty,
+    )
+
+
 def make_layout(ctx: AppContext) -> Callable[..., Any]:
     def layout(session: str | None = None, **_query: str) -> Any:
+        # A session already in memory comes with the page (its tree, window and areas), so
+        # the page's first callbacks start from the selection instead of three round trips
+        # (pick the name, load, lay out) after the page arrived.
+        view = ctx.store.peek(session) if session else None
+        parts = loaded_parts(ctx, view) if view is not None else None
+        duration = parts.duration if parts else 1
         window_card = _card(
             "Time window",
             [
                 dcc.RangeSlider(
                     id="analyse-window-slider",
                     min=0,
-                    max=1,
-                    value=[0, 1],
+                    max=duration,
+                    value=[0, duration],
                     allowCross=False,
                     tooltip={"placement": "bottom"},
                     updatemode="mouseup",
-                    marks=None,
+                    marks=parts.marks if parts else None,
                 ),
                 html.Div(
                     [
@@ -189,7 +268,14 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
             [
                 dbc.Row(
                     [
-                        dbc.Col(dcc.Dropdown(id="analyse-plot-topic", placeholder="topic…"), md=6),
+                        dbc.Col(
+                            dcc.Dropdown(
+                                id="analyse-plot-topic",
+                                placeholder="topic…",
+                                options=parts.topics if parts else [],
+                            ),
+                            md=6,
+                        ),
                         dbc.Col(
                             dcc.Dropdown(id="analyse-plot-field", placeholder="numeric field…"),
                             md=6,
@@ -197,7 +283,11 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     ],
                     className="g-2 mb-2",
                 ),
-                dcc.Graph(id="analyse-plot", figure=go.Figure(), config={"displaylogo": False}),
+                dcc.Graph(
+                    id="analyse-plot",
+                    figure=timeline.blank_figure(""),
+                    config={"displaylogo": False},
+                ),
                 html.Div(id="analyse-plot-note", className="small text-muted"),
             ]
         )
@@ -218,7 +308,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                 html.Div(id="analyse-chain-note"),
                 dcc.Graph(
                     id="analyse-chain-graph",
-                    figure=go.Figure(),
+                    figure=timeline.blank_figure(""),
                     config={"displaylogo": False},
                     style={"height": "300px"},
                 ),
@@ -338,8 +428,11 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
         )
         return html.Div(
             [
-                dcc.Store(id="analyse-init", data={"session": session}),
-                dcc.Store(id="analyse-session"),
+                # Without a session in memory the page asks which one to show (and loads it);
+                # with one it came complete, and no callback may wait on that question.
+                *([] if parts else [dcc.Store(id="analyse-init", data={"session": session})]),
+                dcc.Store(id="analyse-boot"),
+                dcc.Store(id="analyse-session", data={"name": session} if parts else None),
                 dcc.Store(id="analyse-selection"),
                 dcc.Store(id="analyse-visible"),
                 dcc.Store(id="analyse-selected"),
@@ -360,6 +453,8 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                                 id="analyse-session-select",
                                 placeholder="choose a session…",
                                 clearable=False,
+                                options=session_options(ctx) if parts else [],
+                                value=session if parts else None,
                             ),
                             md=4,
                         ),
@@ -383,17 +478,22 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     ),
                     id="analyse-outliers",
                     className="alert alert-warning py-1 px-2 small mb-2",
-                    style={"display": "none"},
+                    style=parts.outliers_style if parts else {"display": "none"},
                 ),
                 html.Div(id="analyse-load"),
-                html.Div(id="analyse-empty"),
+                html.Div(parts.empty if parts else None, id="analyse-empty"),
                 dbc.Row(
                     [
                         dbc.Col(
                             [
                                 filter_card,
                                 _card(
-                                    "Topics", html.Div(id="analyse-tree", className="topic-tree")
+                                    "Topics",
+                                    html.Div(
+                                        parts.tree if parts else None,
+                                        id="analyse-tree",
+                                        className="topic-tree",
+                                    ),
                                 ),
                             ],
                             lg=3,
@@ -405,7 +505,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                     ],
                     className="g-2",
                     id="analyse-main",
-                    style=HIDDEN,
+                    style=parts.main_style if parts else HIDDEN,
                 ),
             ]
         )
@@ -429,7 +529,7 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
     app.clientside_callback(  # type: ignore[no-untyped-call]
         "function(_) { return window.innerWidth || 1200; }",
         Output("analyse-screen", "data"),
-        Input("analyse-init", "data"),
+        Input("analyse-boot", "data"),
     )
     app.clientside_callback(  # type: ignore[no-untyped-call]
         """function(sel, tz) {
@@ -488,8 +588,8 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         names = [f.name for f in files]
         wanted = (init or {}).get("session") or remembered
         if wanted in names:
-            return [{"label": n, "value": n} for n in names], wanted, None
-        return [{"label": n, "value": n} for n in names], None, pick_a_session(files)
+            return names, wanted, None
+        return names, None, pick_a_session(files)
 
     @app.callback(
         Output("analyse-session", "data"),
@@ -518,12 +618,26 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
             )
             return dash.no_update, bar, False, dash.no_update
         data = {"name": name}
-        if current == data:
-            return dash.no_update, None, True, dash.no_update
+        if current == data:  # e.g. came with the page
+            return dash.no_update, None, True, name
         return data, None, True, name
 
     @app.callback(
         Output("analyse-summary", "children"),
+        Output("analyse-outliers-text", "children"),
+        Output("app-session", "data", allow_duplicate=True),
+        Input("analyse-session", "data"),
+        Input("app-tz", "value"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def summary(session: dict[str, Any] | None, tz: str | None) -> Any:
+        """The session's summary line and outlier note, in the zone the user picked (and the
+        session remembered as the one the user works on)."""
+        view = view_of(ctx, session)
+        zone = clock.valid_zone(tz, ctx.config.tz)
+        return summary_line(view, zone), outlier_note(view), session["name"] if session else None
+
+    @app.callback(
         Output("analyse-window-slider", "max"),
         Output("analyse-window-slider", "value"),
         Output("analyse-window-slider", "marks"),
@@ -532,66 +646,26 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         Output("analyse-prefilter", "value"),
         Output("analyse-text", "value"),
         Output("analyse-selected", "data", allow_duplicate=True),
-        Output("analyse-outliers-text", "children"),
         Output("analyse-outliers", "style"),
         Output("analyse-main", "style"),
         Output("analyse-empty", "children", allow_duplicate=True),
         Input("analyse-session", "data"),
-        Input("app-tz", "value"),
         prevent_initial_call=True,
     )
-    def session_loaded(session: dict[str, Any] | None, tz: str | None) -> Any:
-        view = view_of(ctx, session)
-        zone = clock.valid_zone(tz, ctx.config.tz)
-        s = view.session
-        duration = max((view.end_us - view.start_us) / 1e6, 0.001)
-        recorded = clock.fmt(view.start_us, zone, ms=False) if view.ts_valid.any() else "no times"
-        summary = [
-            html.Strong(s.name),
-            f" · {len(view):,} messages · from {recorded} · {fmt_duration(duration)} · ",
-            f"{len(view.topics)} topics · {fmt_bytes(int(view.sizes.sum()))} · {s.container}, {s.mode} mode",
-            f" · {len(s.skipped)} bad lines skipped" if s.skipped else "",
-        ]
-        found = outliers.find(view.ts, view.ts_valid)
-        note = (
-            f"Timestamp outliers: {found.describe()} — they stretch the session to "
-            f"{fmt_duration(duration)}; the bulk spans "
-            f"{fmt_duration((found.bulk_end_us - found.bulk_start_us) / 1e6)}."
-            if found
-            else ""
-        )
-        if dash.ctx.triggered_id == "app-tz":  # only the labels change
-            nu = dash.no_update
-            return (summary, nu, nu, nu, nu, nu, nu, nu, nu, note, nu, nu, nu)
-        marks = {round(duration * i / 4, 3): fmt_duration(duration * i / 4) for i in range(5)}
-        tree = panels.topic_tree(analysis.topic_tree(view, analysis.Selection()))
-        # Values are topic codes: a dropdown must never hold a 65,535-byte topic as a value.
-        topics = [
-            {"label": elide_middle(t), "value": str(code)}
-            for code, t in sorted(enumerate(view.topics), key=lambda ct: ct[1])
-        ]
-        style = {} if found else {"display": "none"}
-        main, empty = ({}, None)
-        if len(view) == 0:
-            main = HIDDEN
-            empty = pick_a_session(
-                list_sessions(ctx.config.sessions_dir),
-                f"{s.path.name} holds no messages: there is nothing to analyse in it.",
-            )
+    def session_loaded(session: dict[str, Any] | None) -> Any:
+        p = loaded_parts(ctx, view_of(ctx, session))
         return (
-            summary,
-            duration,
-            [0, duration],
-            marks,
-            tree,
-            topics,
+            p.duration,
+            [0, p.duration],
+            p.marks,
+            p.tree,
+            p.topics,
             True,
             "",
             None,
-            note,
-            style,
-            main,
-            empty,
+            p.outliers_style,
+            p.main_style,
+            p.empty,
         )
 
     @app.callback(
@@ -602,7 +676,7 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
     )
     def clip_to_bulk(clicks: int | None, session: dict[str, Any] | None) -> Any:
         view = view_of(ctx, session)
-        found = outliers.find(view.ts, view.ts_valid)
+        found = session_outliers(view)
         if not clicks or found is None:
             raise PreventUpdate
         return [

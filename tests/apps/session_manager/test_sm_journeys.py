@@ -241,13 +241,13 @@ def test_topic_counts_follow_the_window_and_the_inspector_tree_is_text(
         1 for r, t in enumerate(topics) if t == topic and view.ts[r] <= view.start_us + 60_000_000
     )
     assert 0 < first_minute < total
-    label = page.locator(f'#analyse-tree .topic-label[data-topic="{topic}"]')
+    label = page.locator(f'#analyse-tree label:has(.topic-name[data-topic="{topic}"])')
     expect(label.locator(".topic-count")).to_have_text(f"{total:,}")
     page.get_by_role("button", name="First 1 min", exact=True).click()
     expect(label.locator(".topic-count")).to_have_text(f"{first_minute:,}")
     page.get_by_role("button", name="All", exact=True).click()
     expect(label.locator(".topic-count")).to_have_text(f"{total:,}")
-    hidden = page.locator("#analyse-tree .topic-label .badge-note", has_text="pre-filtered")
+    hidden = page.locator("#analyse-tree label .badge-note", has_text="pre-filtered")
     expect(hidden.first).to_be_attached()
     page.locator("#analyse-prefilter").click()  # off: nothing is marked pre-filtered
     expect(hidden).to_have_count(0)
