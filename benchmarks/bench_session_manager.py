@@ -282,6 +282,7 @@ def open_to_figure(c: DashClient, name: str) -> float:
         time.sleep(max(0.0, enabled_at + ticks * interval_s - time.perf_counter()))
         c.set("analyse-load-interval", n_intervals=ticks)
         c.call("analyse-session.data", ["analyse-load-interval.n_intervals"])
+    c.call("analyse-window-slider.max", ["analyse-session.data"])
     c.call("analyse-summary.children", ["analyse-session.data"])
     c.call("analyse-insp-header.children", ["analyse-selected.data"])
     groups = [f"{k}.value" for k in c.ids({"type": "analyse-topic-group", "index": ["ALL"]})]
@@ -290,7 +291,7 @@ def open_to_figure(c: DashClient, name: str) -> float:
         ["analyse-window-slider.value", *groups, "analyse-prefilter.value", "analyse-text.value"],
     )
     c.set("analyse-timeline", relayoutData={"autosize": True})  # Plotly's first draw
-    c.call("analyse-visible.data", ["analyse-timeline.relayoutData", "analyse-selection.data"])
+    c.call("analyse-visible.data", ["analyse-timeline.relayoutData"])
     answer = c.call("analyse-timeline.figure", ["analyse-selected.data", "analyse-selection.data"])
     seconds = time.perf_counter() - t0
     if not answer or not answer["analyse-timeline"]["figure"].get("data"):
@@ -302,16 +303,12 @@ def open_to_figure(c: DashClient, name: str) -> float:
 
 def selection_wave(c: DashClient, changed: list[str], *, first: bool = False) -> None:
     """Everything a new ``analyse-selection`` triggers (the grid re-asks for its block);
-    ``first``: the rest of it after the first figure (visible and timeline already ran)."""
-    visible = None if first else c.call("analyse-visible.data", changed)
+    ``first``: the rest of it after the first figure (the timeline already ran)."""
     for output in ("analyse-stats.rowData", "analyse-plot.figure", TREE_COUNTS):
         c.call(output, changed)
     c.call("analyse-grid.getRowsResponse", ["analyse-grid.getRowsRequest"])
     if not first:
-        c.call(
-            "analyse-timeline.figure",
-            changed + (["analyse-visible.data"] if visible is not None else []),
-        )
+        c.call("analyse-timeline.figure", changed)
 
 
 def zoom(c: DashClient, fraction: float | None, seconds: float | None) -> None:

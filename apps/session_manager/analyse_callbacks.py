@@ -251,21 +251,10 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("analyse-visible", "data"),
         Input("analyse-timeline", "relayoutData"),
-        Input("analyse-selection", "data"),
-        State("analyse-visible", "data"),
         State("app-tz", "value"),
     )
-    def visible(
-        relayout: dict[str, Any] | None,
-        data: dict[str, Any] | None,
-        current: list[int] | None,
-        tz: str | None,
-    ) -> Any:
-        if dash.ctx.triggered_id == "analyse-selection":
-            window = (data or {}).get("window")
-            if current and window and window[0] <= current[0] and current[1] <= window[1]:
-                return nu
-            return None if current else nu
+    def visible(relayout: dict[str, Any] | None, tz: str | None) -> Any:
+        """The range the user zoomed the timeline to (None: the whole window)."""
         parsed = timeline.parse_relayout(relayout, zone(tz))
         if parsed is None:
             raise PreventUpdate
@@ -274,6 +263,9 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("analyse-timeline", "figure"),
         Output("analyse-timeline-meta", "data"),
+        # A new selection drops a zoom that is not inside its window. Done here, not in a
+        # callback of its own, so that the timeline needs no round trip before it draws.
+        Output("analyse-visible", "data", allow_duplicate=True),
         Input("analyse-selection", "data"),
         Input("analyse-visible", "data"),
         Input("analyse-lanes", "value"),
@@ -282,6 +274,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         State("analyse-session", "data"),
         State("analyse-screen", "data"),
         State("analyse-timeline-meta", "data"),
+        prevent_initial_call="initial_duplicate",
     )
     def draw_timeline(
         data: dict[str, Any] | None,
@@ -296,6 +289,11 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         if data is None:
             raise PreventUpdate
         view = view_of(ctx, session)
+        new_vis: Any = nu
+        if "analyse-selection.data" in dash.ctx.triggered_prop_ids and vis:
+            window = data.get("window")
+            if not (window and window[0] <= vis[0] and vis[1] <= window[1]):
+                vis = new_vis = None
         key = (
             id(view),
             json.dumps([session, data], sort_keys=True, default=str),
@@ -318,7 +316,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             # instead of sending (and re-plotting from) the whole figure.
             patch = dash.Patch()
             patch["data"][shown["marker"]] = timeline.marker_trace(tl, view, selected, zone(tz))
-            return patch, nu
+            return patch, nu, nu
         if tl is None:
             sel = selection_of(data)
             rows = analysis.selected_rows(view, sel)
@@ -339,7 +337,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         meta = tl.meta()
         if tl.mode != "empty":
             meta |= {"key": digest, "marker": len(fig["data"]) - 1}
-        return fig, meta
+        return fig, meta, new_vis
 
     @app.callback(
         Output("analyse-stats", "rowData"),

@@ -288,3 +288,53 @@ def test_the_diff_tab_and_a_hostile_payload_are_drawn_as_text(
     expect(diff.locator(".diff-del", has_text="plain")).to_be_visible()
     assert page.locator("#injected, #bold").count() == 0
     assert page.evaluate("() => window.__pwned") is None
+
+
+RING = """(row) => {
+    // Where the timeline draws the ring, and where it draws the dot of message ``row``.
+    const gd = document.querySelector('#analyse-timeline .js-plotly-plot');
+    const ring = gd._fullData.find(t => t.name === 'selected');
+    let dot = null;
+    gd._fullData.filter(t => Array.isArray(t.customdata)).forEach(t => {
+        for (let i = 0; i < t.customdata.length; i++) {
+            if (t.customdata[i][0] === row) { dot = [t.x[i], t.y[i]]; }
+        }
+    });
+    return {ring: ring && ring.x.length ? [ring.x[0], ring.y[0]] : null, dot,
+            traces: gd._fullData.length};
+}"""
+
+
+def test_selecting_a_message_moves_the_ring_and_sends_only_the_ring(analyse: Any) -> None:
+    """Clicking a row, then stepping with ``j``, rings each message on the timeline (on its own
+    dot), and the answer to each is the ring alone — not the timeline figure again."""
+    page = analyse
+    from playwright.sync_api import expect
+
+    expect(page.locator("#analyse-timeline")).to_contain_text("individual messages")
+
+    def is_timeline(response: Any) -> bool:
+        body = response.request.post_data or ""
+        return "_dash-update-component" in response.url and "analyse-timeline.figure" in body
+
+    sizes = []
+    for act in (lambda: cell(page, 3).click(), lambda: page.keyboard.press("j")):
+        before = page.locator("#analyse-insp-header").inner_text()
+        with page.expect_response(is_timeline) as answer:
+            act()
+        sizes.append(len(answer.value.body()))
+        expect(page.locator("#analyse-insp-header")).not_to_have_text(before)
+        row = inspected_row(page)
+        page.wait_for_function(
+            f"(row) => {{ const r = ({RING})(row); return !!r.ring && !!r.dot"
+            " && r.ring[0] === r.dot[0] && r.ring[1] === r.dot[1]; }",
+            arg=row,
+            timeout=20_000,
+        )
+    figure = page.evaluate(
+        """() => JSON.stringify(
+            document.querySelector('#analyse-timeline .js-plotly-plot').data).length"""
+    )
+    # the figure holds hundreds of dots (tens of kB); each answer carried one ring
+    assert figure > 20_000, figure
+    assert max(sizes) < 2_000, (sizes, figure)
