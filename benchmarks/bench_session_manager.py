@@ -259,6 +259,9 @@ def open_to_figure(c: DashClient, name: str) -> float:
     c.set("_pages_location", pathname="/analyse", search=search)
     c.call("_pages_content.children", ["_pages_location.pathname", "_pages_location.search"])
     c.set("analyse-screen", data=SCREEN_WIDTH)  # clientside callback
+    # the Statistics tab open: its grid is computed only when shown, and these scenarios
+    # read it (and measure it on every selection change)
+    c.set("analyse-tabs", active_tab="stats")
     # initial calls of the page (the first four answer at once or with 204)
     c.call("analyse-session-select.options", [])
     c.call("analyse-grid.getRowsResponse", [])

@@ -342,9 +342,14 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("analyse-stats", "rowData"),
         Input("analyse-selection", "data"),
+        # computed when shown: a hidden grid re-rendered on every filter change cost the
+        # browser a tenth of a second each time
+        Input("analyse-tabs", "active_tab"),
         State("analyse-session", "data"),
     )
-    def stats(data: dict[str, Any] | None, session: dict[str, Any] | None) -> Any:
+    def stats(data: dict[str, Any] | None, tab: str | None, session: dict[str, Any] | None) -> Any:
+        if tab != "stats":
+            raise PreventUpdate
         view = view_of(ctx, session)
         sel = selection_of(data)
         rows = analysis.selected_rows(view, sel)

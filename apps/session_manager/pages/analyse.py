@@ -595,7 +595,8 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         Output("analyse-session", "data"),
         Output("analyse-load", "children"),
         Output("analyse-load-interval", "disabled"),
-        Output("app-session", "data", allow_duplicate=True),
+        # (no output outside this page: Dash would fire this at every open of the page, and
+        # the page's first selection would wait for it; the summary remembers the session)
         Input("analyse-session-select", "value"),
         Input("analyse-load-interval", "n_intervals"),
         State("analyse-session", "data"),
@@ -606,7 +607,7 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
             raise PreventUpdate
         job = ctx.store.request(name)
         if job.state == "error":
-            return None, alert(f"Cannot open {name}: {job.error}"), True, dash.no_update
+            return None, alert(f"Cannot open {name}: {job.error}"), True
         if job.state == "loading":
             bar = dbc.Progress(
                 value=int(job.fraction * 100),
@@ -616,11 +617,11 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
                 className="mb-2",
                 id="analyse-progress",
             )
-            return dash.no_update, bar, False, dash.no_update
+            return dash.no_update, bar, False
         data = {"name": name}
-        if current == data:  # e.g. came with the page
-            return dash.no_update, None, True, name
-        return data, None, True, name
+        if current == data:
+            return dash.no_update, None, True
+        return data, None, True
 
     @app.callback(
         Output("analyse-summary", "children"),

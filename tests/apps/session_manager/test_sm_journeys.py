@@ -338,3 +338,33 @@ def test_selecting_a_message_moves_the_ring_and_sends_only_the_ring(analyse: Any
     # the figure holds hundreds of dots (tens of kB); each answer carried one ring
     assert figure > 20_000, figure
     assert max(sizes) < 2_000, (sizes, figure)
+
+
+def test_statistics_shown_later_follow_the_window_chosen_before(analyse: Any) -> None:
+    """The Statistics grid is computed when its tab is shown: after the window changed on the
+    Messages tab, opening it shows the counts of that window, and a change made while it is
+    shown updates it."""
+    from playwright.sync_api import expect
+
+    page = analyse
+    label = page.locator("#analyse-window-label")
+    expect(label).to_contain_text("messages selected")
+
+    def selected() -> int:
+        match = re.search(r"([\d,]+) messages selected", label.inner_text())
+        assert match, label.inner_text()
+        return int(match[1].replace(",", ""))
+
+    total = selected()
+    page.get_by_role("button", name="First 1 min", exact=True).click()
+    expect(label).to_contain_text("t+0.0 s … t+60.0 s")
+    expect(label).not_to_contain_text(f"{total:,} messages selected")
+    first = selected()
+    assert 0 < first < total
+    summed = """() => { let n = 0;
+        window.dash_ag_grid.getApi('analyse-stats').forEachNode(r => { n += r.data.count; });
+        return n; }"""
+    page.get_by_role("tab", name="Statistics").click()
+    page.wait_for_function(f"() => ({summed})() === {first}", timeout=20_000)
+    page.get_by_role("button", name="All", exact=True).click()
+    page.wait_for_function(f"() => ({summed})() === {total}", timeout=20_000)
