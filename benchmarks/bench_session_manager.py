@@ -244,9 +244,13 @@ class DashClient:
 
 
 # ============================================================== the scenarios (in the child)
-def plotly_time(us: int) -> str:
-    """A date as Plotly puts it into ``relayoutData`` after a drag-zoom."""
-    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+def plotly_time(us: int, tz: str) -> str:
+    """A date as Plotly puts it into ``relayoutData`` after a drag-zoom: the wall clock of
+    the zone the axis is drawn in."""
+    from apps.session_manager import clock
+
+    wall = float(clock.wall_ms([us], tz)[0]) / 1e3
+    return datetime.fromtimestamp(wall, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
 def open_to_figure(c: DashClient, name: str) -> float:
@@ -267,7 +271,7 @@ def open_to_figure(c: DashClient, name: str) -> float:
     c.call("analyse-grid.getRowsResponse", [])
     c.set("analyse-grid", getRowsRequest={"startRow": 0, "endRow": 100, "sortModel": []})
     c.call("analyse-grid.getRowsResponse", ["analyse-grid.getRowsRequest"])
-    for output in ("analyse-selection.data", "analyse-visible.data", "analyse-timeline.figure"):
+    for output in ("analyse-selection.data", "analyse-timeline.figure"):
         c.call(output, [])
     c.call(
         "analyse-session.data",
@@ -293,8 +297,6 @@ def open_to_figure(c: DashClient, name: str) -> float:
         "analyse-selection.data",
         ["analyse-window-slider.value", *groups, "analyse-prefilter.value", "analyse-text.value"],
     )
-    c.set("analyse-timeline", relayoutData={"autosize": True})  # Plotly's first draw
-    c.call("analyse-visible.data", ["analyse-timeline.relayoutData"])
     answer = c.call("analyse-timeline.figure", ["analyse-selected.data", "analyse-selection.data"])
     seconds = time.perf_counter() - t0
     if not answer or not answer["analyse-timeline"]["figure"].get("data"):
@@ -319,15 +321,19 @@ def zoom(c: DashClient, fraction: float | None, seconds: float | None) -> None:
     x0, x1 = int(meta["x0"]), int(meta["x1"])
     half = int((x1 - x0) * fraction / 2) if fraction else int(seconds * 1e6 / 2)
     mid = (x0 + x1) // 2
+    tz = str(c.get_prop("app-tz", "value"))  # the zone the axis is drawn in
+    # (the page's clientside callback passes a zoom of the time axis on as analyse-zoom)
     c.set(
-        "analyse-timeline",
-        relayoutData={
-            "xaxis.range[0]": plotly_time(mid - half),
-            "xaxis.range[1]": plotly_time(mid + half),
+        "analyse-zoom",
+        data={
+            "xaxis.range[0]": plotly_time(mid - half, tz),
+            "xaxis.range[1]": plotly_time(mid + half, tz),
         },
     )
-    c.call("analyse-visible.data", ["analyse-timeline.relayoutData"])
+    c.call("analyse-visible.data", ["analyse-zoom.data"])
     c.call("analyse-timeline.figure", ["analyse-visible.data"])
+    if c.get_prop("analyse-timeline-meta", "data", {}).get("mode") == "empty":
+        raise RuntimeError("the zoom drew an empty timeline: its range missed the session")
 
 
 def untick(c: DashClient, topic: str) -> None:

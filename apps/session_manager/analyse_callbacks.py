@@ -246,12 +246,27 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             f"t+{(w0 - view.start_us) / 1e6:.1f} s … t+{(w1 - view.start_us) / 1e6:.1f} s "
             f"({fmt_duration((w1 - w0) / 1e6)}) · {len(rows):,} messages selected"
         )
-        return {"counts": per_topic}, counts, hidden, label
+        titles = panels.tree_titles(list(per_topic))
+        return {"counts": per_topic, "titles": titles}, counts, hidden, label
+
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        """function(relayout) {
+            // Only a zoom of the time axis goes to the server; Plotly's own events (its first
+            // draw's autosize, a resize) would cost a round trip each for nothing.
+            const keys = Object.keys(relayout || {});
+            const zoom = keys.some((k) => k.startsWith('xaxis.range') || k === 'xaxis.autorange');
+            return zoom ? relayout : window.dash_clientside.no_update;
+        }""",
+        Output("analyse-zoom", "data"),
+        Input("analyse-timeline", "relayoutData"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output("analyse-visible", "data"),
-        Input("analyse-timeline", "relayoutData"),
+        Input("analyse-zoom", "data"),
         State("app-tz", "value"),
+        prevent_initial_call=True,
     )
     def visible(relayout: dict[str, Any] | None, tz: str | None) -> Any:
         """The range the user zoomed the timeline to (None: the whole window)."""

@@ -33,29 +33,31 @@ from apps.session_manager.render import (
 )
 
 
-def topic_label(topic: dict[str, Any]) -> Any:
-    """A checklist label: the topic's name, one Dash component.
+def topic_label(topic: dict[str, Any]) -> str:
+    """A checklist label: the topic's name as text, no Dash component at all.
 
     Built once per session and never replaced: Dash's renderer runs a selector for every
-    component on every store update, so a tree of ~10 components per topic made each click
-    cost seconds in the browser. The count in the window and the pre-filter note arrive as
-    data in ``analyse-tree-counts``; :data:`PATCH_TREE_COUNTS` (the one rule for them) adds
-    them next to this name, in the checklist's label, as plain elements. A zero-width space
-    after each ``/`` lets a long topic wrap between its levels, never inside one.
+    component on every store update (and mounts each one), so a tree of ~10 components per
+    topic made each click and each open cost seconds in the browser. The count in the
+    window, the pre-filter note and the hover title arrive as data in
+    ``analyse-tree-counts``; :data:`PATCH_TREE_COUNTS` (the one rule for them) adds them to
+    the checklist's label as plain elements. A zero-width space after each ``/`` lets a long
+    topic wrap between its levels, never inside one.
     """
-    return html.Span(
-        wrappable_topic(elide_middle(topic["topic"])),
-        className="topic-name",
-        title=elide_middle(topic["topic"], TOPIC_TITLE),
-        **{"data-topic": topic["topic"]},
-    )
+    return wrappable_topic(elide_middle(topic["topic"]))
+
+
+def tree_titles(topics: list[str]) -> dict[str, str]:
+    """Hover titles of the topics whose label is elided (the others show in full)."""
+    return {t: elide_middle(t, TOPIC_TITLE) for t in topics if elide_middle(t) != t}
 
 
 PATCH_TREE_COUNTS = """function(data) {
-    // Adds each topic's count in the window and its pre-filter note to its (static) tree
-    // label, as plain elements: no Dash component per count.
+    // Adds each topic's count in the window, its pre-filter note and its hover title to its
+    // (static) checklist label, as plain elements: no Dash component per topic.
     if (!data || !data.counts) { return window.dash_clientside.no_update; }
     const fmt = (n) => n.toLocaleString('en-US');
+    const titles = data.titles || {};
     const part = (label, cls) => {
         let el = label.querySelector(':scope > .' + cls);
         if (!el) {
@@ -65,14 +67,18 @@ PATCH_TREE_COUNTS = """function(data) {
         }
         return el;
     };
-    document.querySelectorAll('#analyse-tree .topic-name[data-topic]').forEach((name) => {
-        const [count, hidden] = data.counts[name.dataset.topic] || [0, 0];
+    document.querySelectorAll('#analyse-tree .topic-checklist input').forEach((input) => {
+        const topic = input.value;
+        const label = input.closest('label');
+        if (!label) { return; }
+        const [count, hidden] = data.counts[topic] || [0, 0];
         const all = hidden > 0 && hidden >= count;
-        const label = name.parentElement;  // the checklist's <label>: checkbox, name, ...
         part(label, 'topic-count').textContent = fmt(count);
         part(label, 'badge-note').textContent =
             all ? 'pre-filtered' : (hidden ? fmt(hidden) + ' pre-filtered' : '');
-        name.classList.toggle('topic-hidden', all);
+        label.classList.toggle('topic-hidden', all);
+        label.title = titles[topic] || topic;
+        label.dataset.topic = topic;
     });
     return Date.now();
 }"""

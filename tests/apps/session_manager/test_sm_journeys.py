@@ -241,7 +241,7 @@ def test_topic_counts_follow_the_window_and_the_inspector_tree_is_text(
         1 for r, t in enumerate(topics) if t == topic and view.ts[r] <= view.start_us + 60_000_000
     )
     assert 0 < first_minute < total
-    label = page.locator(f'#analyse-tree label:has(.topic-name[data-topic="{topic}"])')
+    label = page.locator(f'#analyse-tree label:has(input[value="{topic}"])')
     expect(label.locator(".topic-count")).to_have_text(f"{total:,}")
     page.get_by_role("button", name="First 1 min", exact=True).click()
     expect(label.locator(".topic-count")).to_have_text(f"{first_minute:,}")
