@@ -541,8 +541,41 @@ def topic_statistics_sorted(view: SessionView, rows: IntArray) -> list[dict[str,
 def previous_same_topic(view: SessionView, row: int) -> int | None:
     """The nearest earlier row (file order) with the same topic, or None."""
     code = view.codes[row]
-    earlier = np.flatnonzero(view.codes[:row] == code)
-    return int(earlier[-1]) if len(earlier) else None
+    # backwards in growing slices: usually found near ``row``, never a pass over millions
+    end, step = row, 1024
+    while end > 0:
+        start = max(end - step, 0)
+        hit = np.flatnonzero(view.codes[start:end] == code)
+        if len(hit):
+            return start + int(hit[-1])
+        end, step = start, step * 4
+    return None
+
+
+def _step_same_topic(view: SessionView, rows: IntArray, current: int, forward: bool) -> int | None:
+    """:func:`step_row` within ``current``'s topic: scans ``rows`` outward from ``current``
+    in growing slices (the next message of a topic is usually close; a pass over millions of
+    rows per key press is not)."""
+    code = view.codes[current]
+    step = 1024
+    if forward:
+        i = int(np.searchsorted(rows, current, side="right"))
+        while i < len(rows):
+            part = rows[i : i + step]
+            hit = np.flatnonzero(view.codes[part] == code)
+            if len(hit):
+                return int(part[hit[0]])
+            i, step = i + step, step * 4
+        return None
+    i = int(np.searchsorted(rows, current, side="left"))
+    while i > 0:
+        start = max(i - step, 0)
+        part = rows[start:i]
+        hit = np.flatnonzero(view.codes[part] == code)
+        if len(hit):
+            return int(part[hit[-1]])
+        i, step = start, step * 4
+    return None
 
 
 def step_row(
@@ -552,7 +585,7 @@ def step_row(
     optionally only of ``current``'s topic; None at either end. ``current`` need not be in
     ``rows`` (a message opened from a key chain steps into the selection)."""
     if same_topic and len(rows):
-        rows = rows[view.codes[rows] == view.codes[current]]
+        return _step_same_topic(view, rows, current, forward)
     if not len(rows):
         return None
     if forward:

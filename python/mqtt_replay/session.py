@@ -253,9 +253,12 @@ class Session:
                 else (col.take(pa.array(rows, type=pa.int64())).to_pylist())
             )
         self._check_unchanged()
-        idx = pa.array(rows, type=pa.int64())
-        offsets = self._data.column("offset").take(idx).to_pylist()
-        lengths = self._data.column("length").take(idx).to_pylist()
+        # the spans as contiguous arrays (built once): a take on the chunked columns copied
+        # them whole, tens of ms per inspected message of a 5M-message session
+        span_offsets, span_lengths = self._spans()
+        picked = np.asarray(rows, dtype=np.int64)
+        offsets = span_offsets[picked].tolist()
+        lengths = span_lengths[picked].tolist()
         return _core.fetch_payloads(str(self.path), offsets, lengths)
 
     def _check_unchanged(self) -> None:

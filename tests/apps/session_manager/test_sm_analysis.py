@@ -312,3 +312,29 @@ def test_step_row_in_the_selection_and_the_topic() -> None:
     same = rows[v.codes[rows] == v.codes[30]]
     assert an.step_row(v, rows, 30, forward=True, same_topic=True) == int(same[same > 30][0])
     assert an.step_row(v, rows, 30, forward=False, same_topic=True) == int(same[same < 30][-1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stepping_and_previous_scan_outward_like_a_full_scan(seed: int) -> None:
+    """The outward scans (slices growing from the current message) give the answers of a
+    full pass, also for a topic that recurs only far away (beyond several slices)."""
+    rng = np.random.default_rng(seed)
+    n = 60_000
+    v = synthetic_view(n, 3, seconds=600, seed=seed)
+    # a rare topic: a handful of messages far apart, among two busy ones
+    rare = np.sort(rng.choice(n, size=5, replace=False))
+    v.codes[:] = rng.integers(0, 2, n)
+    v.codes[rare] = 2
+    rows = np.sort(rng.choice(n, size=n // 2, replace=False)).astype(np.int64)
+    rows = np.union1d(rows, rare[::2]).astype(np.int64)
+    for current in [*rare.tolist(), *rng.integers(0, n, 40).tolist()]:
+        code = v.codes[current]
+        earlier = np.flatnonzero(v.codes[:current] == code)
+        want_prev = int(earlier[-1]) if len(earlier) else None
+        assert an.previous_same_topic(v, current) == want_prev
+        same = rows[v.codes[rows] == code]
+        after, before = same[same > current], same[same < current]
+        want_next = int(after[0]) if len(after) else None
+        want_back = int(before[-1]) if len(before) else None
+        assert an.step_row(v, rows, current, forward=True, same_topic=True) == want_next
+        assert an.step_row(v, rows, current, forward=False, same_topic=True) == want_back
