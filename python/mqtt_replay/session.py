@@ -150,6 +150,8 @@ class Session:
         # Index mode: the file's fingerprint when it was indexed (checked on every read).
         self.fingerprint: str | None = None
         self._span_arrays: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]] | None = None
+        # (size, mtime, ctime, inode) when the file last matched its fingerprint
+        self._verified_stat: tuple[int, int, int, int] | None = None
         # Index mode: per payload what a text search must know (see ``_core.payload_flags``);
         # built with the index and kept in its cache.
         self._text_flags: npt.NDArray[np.uint8] | None = None
@@ -262,10 +264,30 @@ class Session:
         return _core.fetch_payloads(str(self.path), offsets, lengths)
 
     def _check_unchanged(self) -> None:
-        if self.fingerprint is not None and file_fingerprint(self.path) != self.fingerprint:
+        """Raises when the file is no longer the one indexed. Its content is sampled again
+        only when its inode status changed since the last match: any write, and any
+        ``utime`` that puts an old mtime back, sets the ctime, which no user can set. (The
+        samples are 18 reads spread over the file; a big session evicted from the page
+        cache paid them as disk seeks on every inspected message.)"""
+        if self.fingerprint is None:
+            return
+        try:
+            st = self.path.stat()
+            now: tuple[int, int, int, int] | None = (
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+                st.st_ino,
+            )
+        except OSError:
+            now = None
+        if now is not None and now == self._verified_stat:
+            return
+        if file_fingerprint(self.path) != self.fingerprint:
             raise SessionChangedError(
                 f"{self.path}: the file changed since it was indexed; open the session again"
             )
+        self._verified_stat = now
 
     def payload(self, row: int) -> str:
         return self.payloads([row])[0]
