@@ -544,7 +544,18 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             raise PreventUpdate
         return field_figure(view, selection_of(data), topic, path, zone(tz))
 
-    @app.callback(
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        """function(clicks, goClicks) {
+            // A business key's button in the inspector follows it on the Follow key tab. In
+            // the browser: the buttons come new with each inspected message, and a server
+            // callback would make a round trip for each of them.
+            const nu = window.dash_clientside.no_update;
+            const trigger = window.dash_clientside.callback_context.triggered_id;
+            if (!(clicks || []).some(Boolean) || !trigger || typeof trigger !== 'object') {
+                return [nu, nu, nu];
+            }
+            return [String(trigger.index), 'chain', (goClicks || 0) + 1];
+        }""",
         Output("analyse-chain-key", "value"),
         Output("analyse-tabs", "active_tab"),
         Output("analyse-chain-go", "n_clicks"),
@@ -552,11 +563,6 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         State("analyse-chain-go", "n_clicks"),
         prevent_initial_call=True,
     )
-    def follow_from_inspector(clicks: list[int | None], go_clicks: int | None) -> Any:
-        trigger = dash.ctx.triggered_id
-        if not any(clicks) or not isinstance(trigger, dict):
-            raise PreventUpdate
-        return str(trigger["index"]), "chain", (go_clicks or 0) + 1
 
     @app.callback(
         Output("analyse-chain-note", "children"),

@@ -368,3 +368,31 @@ def test_statistics_shown_later_follow_the_window_chosen_before(analyse: Any) ->
     page.wait_for_function(f"() => ({summed})() === {first}", timeout=20_000)
     page.get_by_role("button", name="All", exact=True).click()
     page.wait_for_function(f"() => ({summed})() === {total}", timeout=20_000)
+
+
+def test_a_key_button_in_the_inspector_follows_that_key(analyse: Any, generated_dir: Path) -> None:
+    """A message that names an order (or serial) shows a button per key; pressing one opens
+    the Follow key tab on that key and lists the messages that mention it."""
+    from apps.session_manager.inspector import business_keys
+    from playwright.sync_api import expect
+
+    page = analyse
+    session = open_session(generated_dir / PLANT_L4)
+    for i in range(30):  # the first table row whose message names a business key
+        row = shown_row(page, i)
+        text = session.payloads([row])[0]
+        keys = business_keys(json.loads(text)) if text.startswith("{") else []
+        if keys:
+            break
+    else:
+        pytest.fail("none of the first 30 messages names a business key")
+    name, key = keys[0]
+    cell(page, i).click()
+    expect_inspector(page, row)
+    button = page.locator("#analyse-insp-follow .follow-btn", has_text=f"{name}={key}")
+    button.click()
+    expect(page.get_by_role("tab", name="Follow key")).to_have_class(re.compile(r"\bactive\b"))
+    expect(page.locator("#analyse-chain-key")).to_have_value(key)
+    mentions = sum(1 for t in session.payloads(range(len(session))) if key in t)
+    assert mentions >= 1
+    expect(page.locator("#analyse-chain-note")).to_contain_text(f"mention '{key}'")
