@@ -534,10 +534,18 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
     )
     app.clientside_callback(  # type: ignore[no-untyped-call]
         """function(sel, tz) {
-            // The grid asks again for its blocks; before it is mounted there is nothing to do.
+            // A new selection is a new table: it shows from its first row (the old scroll
+            // position means nothing in it, and would have the grid fetch blocks one by one
+            // down to there), and the grid asks again for its blocks. Before it is mounted
+            // there is nothing to do.
             try {
                 const api = window.dash_ag_grid.getApi("analyse-grid");
-                if (api) { api.purgeInfiniteCache(); }
+                if (api) {
+                    if (dash_clientside.callback_context.triggered_id === "analyse-selection") {
+                        api.ensureIndexVisible(0, "top");
+                    }
+                    api.purgeInfiniteCache();
+                }
             } catch (e) { /* not mounted yet: its first request will use the new selection */ }
             return Date.now();
         }""",

@@ -396,3 +396,29 @@ def test_a_key_button_in_the_inspector_follows_that_key(analyse: Any, generated_
     mentions = sum(1 for t in session.payloads(range(len(session))) if key in t)
     assert mentions >= 1
     expect(page.locator("#analyse-chain-note")).to_contain_text(f"mention '{key}'")
+
+
+def test_a_new_filter_shows_the_table_from_its_first_row(analyse: Any) -> None:
+    """Scrolled deep into the table, the user switches the pre-filter off: the new table shows
+    from its first row (not from the old scroll offset, somewhere in a different table)."""
+    from playwright.sync_api import expect
+
+    page = analyse
+    label = page.locator("#analyse-window-label")
+    expect(label).to_contain_text("messages selected")
+    match = re.search(r"([\d,]+) messages selected", label.inner_text())
+    assert match, label.inner_text()
+    last = int(match[1].replace(",", "")) - 1
+    assert last > 150, last
+    # the user drags the scroll bar to the end
+    page.evaluate(
+        f"() => window.dash_ag_grid.getApi('analyse-grid').ensureIndexVisible({last}, 'bottom')"
+    )
+    expect(page.locator(f'#analyse-grid .ag-row[row-index="{last}"]')).to_be_attached()
+    assert page.locator('#analyse-grid .ag-row[row-index="0"]').count() == 0
+    page.locator("#analyse-prefilter").click()
+    expect(page.locator("#analyse-window-label")).to_contain_text("messages selected")
+    first = page.locator('#analyse-grid .ag-row[row-index="0"] .ag-cell[col-id="topic"]')
+    expect(first).to_be_visible()
+    expect(first).not_to_have_text("")
+    assert_row_in_grid_view(page.locator('#analyse-grid .ag-row[row-index="0"]'))
