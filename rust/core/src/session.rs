@@ -421,34 +421,98 @@ pub fn search_payloads(
     flags: Option<&[u8]>,
     query: &crate::search::TextQuery,
 ) -> Result<Vec<bool>> {
-    with_map(path, offsets, |map| {
-        crate::search::search_spans(map, offsets, lengths, flags, query)
+    if let Some(f) = flags.filter(|f| f.len() != offsets.len()) {
+        return Err(Error::Invalid(format!(
+            "{}: {} flags for {} spans",
+            path.display(),
+            f.len(),
+            offsets.len()
+        )));
+    }
+    in_windows(path, offsets, lengths, |map, range| {
+        crate::search::search_spans(
+            map,
+            &offsets[range.clone()],
+            &lengths[range.clone()],
+            flags.map(|f| &f[range]),
+            query,
+        )
     })
 }
 
 /// [`crate::search::span_flags`] of the payload spans of an NDJSON file.
 pub fn payload_flags(path: &Path, offsets: &[u64], lengths: &[u32]) -> Result<Vec<u8>> {
-    with_map(path, offsets, |map| {
-        crate::search::span_flags(map, offsets, lengths)
+    in_windows(path, offsets, lengths, |map, range| {
+        crate::search::span_flags(map, &offsets[range.clone()], &lengths[range])
     })
 }
 
-fn with_map<T: Default>(
+/// Bytes of the file a pass over spans reads before it releases them.
+const WINDOW_BYTES: u64 = 256 << 20;
+
+/// Runs `f` over consecutive groups of spans (each group covering about [`WINDOW_BYTES`] of
+/// the mapped file) and concatenates the results; after each group the pages it read are
+/// released, as when the index is built ([`drop_pages`]): a pass over a 4 GB session keeps
+/// a window resident, not the whole file.
+fn in_windows<T: Send>(
     path: &Path,
     offsets: &[u64],
-    f: impl FnOnce(&[u8]) -> Result<T>,
-) -> Result<T> {
+    lengths: &[u32],
+    f: impl Fn(&[u8], std::ops::Range<usize>) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    in_windows_of(path, offsets, lengths, WINDOW_BYTES, f)
+}
+
+fn in_windows_of<T: Send>(
+    path: &Path,
+    offsets: &[u64],
+    lengths: &[u32],
+    window: u64,
+    f: impl Fn(&[u8], std::ops::Range<usize>) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    if offsets.len() != lengths.len() {
+        return Err(Error::Invalid(format!(
+            "{}: {} offsets but {} lengths",
+            path.display(),
+            offsets.len(),
+            lengths.len()
+        )));
+    }
     check_regular_file(path)?;
     let file = File::open(path).map_err(io_err(path))?;
     if offsets.is_empty() {
-        return Ok(T::default());
+        return Ok(Vec::new());
     }
     // SAFETY: read-only map dropped before return (see `open`).
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
-    f(&map).map_err(|e| match e {
+    let located = |e: Error| match e {
         Error::Invalid(why) => Error::Invalid(format!("{}: {why}", path.display())),
         other => other,
-    })
+    };
+    let mut out = Vec::with_capacity(offsets.len());
+    let mut start = 0;
+    while start < offsets.len() {
+        let first = offsets[start];
+        let mut end = start + 1;
+        while end < offsets.len() && offsets[end].saturating_sub(first) < window {
+            end += 1;
+        }
+        out.extend(f(&map, start..end).map_err(located)?);
+        // the bytes this group read (spans in file order; any other order only releases less)
+        let lo = offsets[start..end].iter().min().copied().unwrap_or(0);
+        let hi = offsets[start..end]
+            .iter()
+            .zip(&lengths[start..end])
+            .map(|(&o, &n)| o.saturating_add(u64::from(n)))
+            .max()
+            .unwrap_or(0)
+            .min(map.len() as u64);
+        if hi > lo {
+            drop_pages(&map, lo as usize, hi as usize);
+        }
+        start = end;
+    }
+    Ok(out)
 }
 
 /// Reads the payloads at the given raw spans of an NDJSON file and unescapes them.
@@ -477,4 +541,54 @@ pub fn fetch_payloads(path: &Path, spans: &[(u64, u32)]) -> Result<Vec<String>> 
             Ok(crate::scan::unescape(&map[off as usize..end as usize]))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passes_in_windows_answer_as_one_pass() {
+        // 300 payloads, windows of 1 to 10,000 bytes: the same flags and hits as one window
+        let dir = std::env::temp_dir().join(format!("mqtt-replay-windows-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.log");
+        let mut text = String::new();
+        let (mut offsets, mut lengths) = (Vec::new(), Vec::new());
+        for i in 0..300 {
+            let payload = format!("order-{} \\u00e9 {}", i % 7, "x".repeat(i % 50));
+            let line = format!("{{\"topic\":\"t\",\"payload\":\"{payload}\"}}\n");
+            let at = text.len() + line.find(&payload).unwrap();
+            offsets.push(at as u64);
+            lengths.push(payload.len() as u32);
+            text.push_str(&line);
+        }
+        std::fs::write(&path, &text).unwrap();
+        let query = crate::search::TextQuery::new("ORDER-3", true);
+        let whole = in_windows_of(&path, &offsets, &lengths, u64::MAX, |map, r| {
+            crate::search::search_spans(map, &offsets[r.clone()], &lengths[r], None, &query)
+        })
+        .unwrap();
+        assert_eq!(whole.iter().filter(|&&b| b).count(), 43);
+        let flags = payload_flags(&path, &offsets, &lengths).unwrap();
+        for window in [1, 37, 1_000, 10_000] {
+            let parts = in_windows_of(&path, &offsets, &lengths, window, |map, r| {
+                crate::search::search_spans(
+                    map,
+                    &offsets[r.clone()],
+                    &lengths[r.clone()],
+                    Some(&flags[r]),
+                    &query,
+                )
+            })
+            .unwrap();
+            assert_eq!(parts, whole, "window {window}");
+            let f = in_windows_of(&path, &offsets, &lengths, window, |map, r| {
+                crate::search::span_flags(map, &offsets[r.clone()], &lengths[r])
+            })
+            .unwrap();
+            assert_eq!(f, flags, "window {window}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
