@@ -6,6 +6,8 @@ replays and returns the process; the caller owns it and stops exactly that proce
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -57,7 +59,12 @@ def mosquitto_config(
         if persistence_dir is not None
         else "persistence false\n"
     )
+    # Started as root, Mosquitto drops to the user "mosquitto", which cannot write our
+    # (0700) persistence directory: it saved nothing ("Error: Permission denied.") and a
+    # restart lost every session and queued message. It runs as whoever started it.
+    user = pwd.getpwuid(os.geteuid()).pw_name
     return (
+        f"user {user}\n"
         f"listener {port} {host}\n"
         "allow_anonymous true\n"
         f"{persistence}"
