@@ -246,7 +246,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
             f"t+{(w0 - view.start_us) / 1e6:.1f} s … t+{(w1 - view.start_us) / 1e6:.1f} s "
             f"({fmt_duration((w1 - w0) / 1e6)}) · {len(rows):,} messages selected"
         )
-        titles = panels.tree_titles(list(per_topic))
+        titles = view.memo.get("tree-titles", lambda: panels.tree_titles(view.topics))
         return {"counts": per_topic, "titles": titles}, counts, hidden, label
 
     app.clientside_callback(  # type: ignore[no-untyped-call]

@@ -591,4 +591,35 @@ mod tests {
         }
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn bad_spans_are_errors_in_any_window() {
+        let dir = std::env::temp_dir().join(format!("mqtt-replay-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("b.log");
+        std::fs::write(&path, "0123456789".repeat(10)).unwrap();
+        let query = crate::search::TextQuery::new("3", false);
+        let err = |r: Result<Vec<u8>>| r.expect_err("an error, not a result").to_string();
+        // lengths that do not match the offsets
+        assert!(err(payload_flags(&path, &[0, 10], &[5])).contains("offsets but"));
+        // a span past the end, in the last of several windows: an error naming the file
+        let (offsets, lengths) = ([0u64, 20, 40, 95], [5u32, 5, 5, 10]);
+        let late = in_windows_of(&path, &offsets, &lengths, 10, |map, r| {
+            crate::search::span_flags(map, &offsets[r.clone()], &lengths[r])
+        });
+        let why = err(late);
+        assert!(
+            why.contains("lies outside") && why.contains("b.log"),
+            "{why}"
+        );
+        // flags that do not match the spans
+        let flags = search_payloads(&path, &[0, 10], &[5, 5], Some(&[0]), &query);
+        assert!(flags
+            .expect_err("an error")
+            .to_string()
+            .contains("flags for 2 spans"));
+        // not a regular file
+        assert!(payload_flags(&dir, &[0], &[1]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
