@@ -53,6 +53,10 @@ struct Window {
     last_progress: Instant,
     /// An unanswered PINGREQ and when it went out.
     ping_sent: Option<Instant>,
+    /// The publisher waits until at most this many messages are pending: the reader wakes
+    /// it once, when the count gets there (not at every PUBACK, which would cost a thread
+    /// switch and a one-message write per acknowledgement).
+    wake_at: Option<usize>,
 }
 
 struct Shared {
@@ -81,6 +85,8 @@ pub struct PubCounters {
     pub lost_primed: AtomicU64,
     /// Connections declared dead because the broker stopped answering.
     pub silent: AtomicU64,
+    /// Times the publisher blocked on a full QoS 1 window.
+    pub window_waits: AtomicU64,
 }
 
 /// A connection that publishes, survives broker restarts and keeps at most `window`
@@ -129,6 +135,7 @@ impl PublishConn {
                 last_rx: now,
                 last_progress: now,
                 ping_sent: None,
+                wake_at: None,
             }),
             acked: Condvar::new(),
         });
@@ -294,6 +301,8 @@ impl PublishConn {
     }
 
     /// Waits until the window has room. Returns false when the connection broke meanwhile.
+    /// A full window is waited down to three quarters (hysteresis): the messages that then
+    /// fit go out in one write, and the ack reader wakes this thread once per quarter window.
     fn wait_window(&mut self) -> Result<bool> {
         if self.shared.lock().pending.len() < self.window {
             return Ok(true);
@@ -301,22 +310,34 @@ impl PublishConn {
         if !self.write_out() {
             return Ok(false);
         }
+        let resume = self.window - (self.window / 4).max(1);
+        self.counters.window_waits.fetch_add(1, Ordering::Relaxed);
+        self.wait_pending(resume, None)
+    }
+
+    /// Blocks until at most `target` messages are pending (true), the connection broke
+    /// (false), `deadline` passed (true) or the publisher was stopped (`Err`).
+    fn wait_pending(&mut self, target: usize, deadline: Option<Instant>) -> Result<bool> {
         loop {
             self.stopped()?;
             {
-                let w = self.shared.lock();
+                let mut w = self.shared.lock();
                 if w.broken.is_some() {
+                    w.wake_at = None;
                     return Ok(false);
                 }
-                if w.pending.len() < self.window {
+                if w.pending.len() <= target || deadline.is_some_and(|d| Instant::now() >= d) {
+                    w.wake_at = None;
                     return Ok(true);
                 }
-                drop(
-                    self.shared
-                        .acked
-                        .wait_timeout(w, Duration::from_millis(50))
-                        .unwrap_or_else(std::sync::PoisonError::into_inner),
-                );
+                w.wake_at = Some(target);
+                // Bounded: liveness is checked between waits.
+                let (mut w, _) = self
+                    .shared
+                    .acked
+                    .wait_timeout(w, Duration::from_millis(20))
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                w.wake_at = None;
             }
             self.check_liveness();
         }
@@ -492,16 +513,9 @@ impl PublishConn {
                 self.reconnect()?;
                 continue;
             }
-            {
-                let w = self.shared.lock();
-                drop(
-                    self.shared
-                        .acked
-                        .wait_timeout(w, Duration::from_millis(20))
-                        .unwrap_or_else(std::sync::PoisonError::into_inner),
-                );
+            if self.wait_pending(0, Some(deadline)).is_err() {
+                return Ok(self.pending()); // stopped
             }
-            self.check_liveness();
         }
     }
 
@@ -559,8 +573,15 @@ fn spawn_ack_reader(
                                 }
                             }
                         }
+                        // Only a waiting publisher whose target is reached is woken.
+                        let wake = w.wake_at.is_some_and(|n| w.pending.len() <= n);
+                        if wake {
+                            w.wake_at = None;
+                        }
                         drop(w);
-                        shared.acked.notify_all();
+                        if wake {
+                            shared.acked.notify_all();
+                        }
                     }
                     Ok(None) | Err(_) => {
                         if current {

@@ -192,6 +192,8 @@ pub struct Status {
     pub failed: u64,
     pub resent: u64,
     pub reconnects: u64,
+    /// Times the engine blocked on a full QoS 1 in-flight window.
+    pub window_waits: u64,
     pub connected: bool,
     pub p50_us: f64,
     pub p99_us: f64,
@@ -775,6 +777,9 @@ impl Engine {
             reconnects: counters
                 .as_ref()
                 .map_or(0, |c| c.reconnects.load(Ordering::Relaxed)),
+            window_waits: counters
+                .as_ref()
+                .map_or(0, |c| c.window_waits.load(Ordering::Relaxed)),
             connected: self.conn.as_ref().is_some_and(PublishConn::is_connected),
             p50_us: self.hist.quantile_us(0.5),
             p99_us: self.hist.quantile_us(0.99),
