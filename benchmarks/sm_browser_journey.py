@@ -7,9 +7,12 @@ The page gets a small init script that wraps ``window.fetch``: it counts request
 the first moment after the next animation frame (a ``setTimeout`` inside
 ``requestAnimationFrame`` runs after that frame is painted). An interaction has settled when
 at least one callback ran, none is in flight and none started for ``QUIET_MS``; its time is
-the last such stamp minus the action's start (``performance.now()`` in the page just before
-Playwright acts). The server is the app as ``make run`` serves it (waitress, 16 threads), in
-this process; the browser is Debian's Chromium.
+the last such stamp minus the action's start: the first input event the action caused in
+the page (``mousedown``, ``mouseup``, ``keydown`` or ``input``, seen in the capture phase), so
+Playwright's own wait for an element to be visible and stable is not counted; an open has no
+input event and runs from just before the navigation (absolute times: ``timeOrigin + now``).
+The server is the app as ``make run`` serves it (waitress, 16 threads), in this process; the
+browser is Debian's Chromium.
 
 Interactions, each repeated (``REPEAT`` times, different targets each time, so no answer
 comes from a cache the previous repetition filled):
@@ -45,6 +48,24 @@ INIT_SCRIPT = """
   const stamp = () => requestAnimationFrame(() => setTimeout(() => {
     b.lastSettled = performance.now();
   }, 0));
+  // The first frame painted with the timeline's figure (its title names the messages).
+  const figure = new MutationObserver(() => {
+    const t = document.querySelector('#analyse-timeline .gtitle');
+    if (!t || !t.textContent.includes('messages in')) return;
+    figure.disconnect();
+    requestAnimationFrame(() => setTimeout(() => { b.firstFigure = performance.now(); }, 0));
+  });
+  figure.observe(document, {childList: true, subtree: true, characterData: true});
+  // The user's input events (capture phase: before the page handles them), in page time: an
+  // action is timed from its first event, not from when Playwright began waiting for the
+  // element to be visible, stable and hit-testable.
+  b.inputs = [];
+  for (const type of ['mousedown', 'mouseup', 'keydown', 'input']) {
+    window.addEventListener(type, () => {
+      b.inputs.push(performance.now());
+      if (b.inputs.length > 64) b.inputs.shift();
+    }, true);
+  }
   const original = window.fetch.bind(window);
   window.fetch = (input, init) => {
     const url = typeof input === 'string' ? input : input.url;
@@ -94,30 +115,48 @@ class Meter:
         self.results: dict[str, list[dict[str, float]]] = {}
         self.traces: dict[str, list[list[tuple[str, int, int, int]]]] = {}
 
-    def measure(self, label: str, action: Any, *, ready: str | None = None) -> float:
+    def measure(
+        self,
+        label: str,
+        action: Any,
+        *,
+        ready: str | None = None,
+        first_figure: str | None = None,
+    ) -> float:
         """Runs ``action()`` and waits until the page settled (and ``ready``, a JS predicate,
-        holds); returns and records ms from the action's start."""
+        holds); returns and records ms from the action's start. With ``first_figure`` (a
+        label), also records when the timeline's first figure was painted (for an open).
+
+        Times are absolute (``timeOrigin + now``): an open navigates, and the new document's
+        clock starts at its navigation, not at the old page's."""
         page = self.page
         started = int(page.evaluate("() => window.__bench.started"))
-        t0 = float(page.evaluate("() => performance.now()"))
+        t0 = float(page.evaluate("() => performance.timeOrigin + performance.now()"))
         action()
         page.wait_for_function(
             SETTLED, arg=[t0, started, QUIET_MS], timeout=TIMEOUT_S * 1e3, polling=20
         )
         if ready:
             page.wait_for_function(ready, timeout=TIMEOUT_S * 1e3, polling=20)
-        b = page.evaluate("() => window.__bench")
-        ms = float(b["lastSettled"]) - t0
-        self.results.setdefault(label, []).append(
-            {"ms": ms, "callbacks": float(int(b["started"]) - started)}
-        )
+        b = page.evaluate("() => ({...window.__bench, origin: performance.timeOrigin})")
+        origin = float(b["origin"])
+        # from the action's first input event (a navigation has none: from the request)
+        t0 = min((origin + t for t in b["inputs"] if origin + t >= t0), default=t0)
+        ms = origin + float(b["lastSettled"]) - t0
+        callbacks = float(int(b["started"]) - started)
+        self.results.setdefault(label, []).append({"ms": ms, "callbacks": callbacks})
+        if first_figure:
+            figure_ms = origin + float(b["firstFigure"]) - t0
+            self.results.setdefault(first_figure, []).append(
+                {"ms": figure_ms, "callbacks": callbacks}
+            )
         self.traces.setdefault(label, []).append(
             [
                 (
                     e["output"],
-                    round(e["start"] - t0),
-                    round(e["headers"] - t0),
-                    round(e["done"] - t0),
+                    round(origin + e["start"] - t0),
+                    round(origin + e["headers"] - t0),
+                    round(origin + e["done"] - t0),
                 )
                 for e in b["log"][started:]
             ]
@@ -202,6 +241,7 @@ def run(sessions: Path, name: str, repeat: int = REPEAT) -> dict[str, Any]:
                         "open → timeline drawn, page settled",
                         lambda page=page: page.goto(url, wait_until="commit"),
                         ready=drawn,
+                        first_figure="open → first timeline figure painted",
                     )
                 timeline = page.locator("#analyse-timeline .nsewdrag").first
                 for i in range(repeat):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import dash
 import numpy as np
 import plotly.graph_objects as go
-from dash import ALL, Input, Output, State
+from dash import ALL, ClientsideFunction, Input, Output, State
 from dash.exceptions import PreventUpdate
 
 from apps.session_manager import analyse_panels as panels
@@ -398,9 +398,17 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         except message_table.QueryError:
             return EMPTY_ROWS
 
+    app.clientside_callback(  # type: ignore[no-untyped-call]
+        ClientsideFunction("timeline", "click"),  # assets/timeline_clicks.js
+        Output("analyse-timeline-click", "data"),
+        Input("analyse-timeline", "clickData"),
+        prevent_initial_call=True,
+    )
+
     @app.callback(
         Output("analyse-selected", "data"),
-        Input("analyse-timeline", "clickData"),
+        # a single click only: the first press of a double-click (zoom out) opens nothing
+        Input("analyse-timeline-click", "data"),
         # cellClicked, not selectedRows: the page itself marks the row of a message opened
         # elsewhere, and that must not come back as a click
         Input("analyse-grid", "cellClicked"),
@@ -427,7 +435,7 @@ def register(app: dash.Dash, ctx: AppContext) -> None:
         # just marked): the first that names another message wins.
         for trigger in dash.ctx.triggered_prop_ids.values():
             row: int | None = None
-            if trigger == "analyse-timeline" and t_click and t_click.get("points"):
+            if trigger == "analyse-timeline-click" and t_click and t_click.get("points"):
                 rows = analysis.selected_rows(view, selection_of(data))
                 row = timeline.row_at_click(view, rows, meta or {}, t_click["points"][0], zone(tz))
             elif trigger == "analyse-grid" and cell and str(cell.get("rowId", "")).isdigit():

@@ -436,6 +436,7 @@ def make_layout(ctx: AppContext) -> Callable[..., Any]:
                 dcc.Store(id="analyse-selection"),
                 dcc.Store(id="analyse-visible"),
                 dcc.Store(id="analyse-zoom"),
+                dcc.Store(id="analyse-timeline-click"),  # a click, not a double-click
                 dcc.Store(id="analyse-selected"),
                 dcc.Store(id="analyse-timeline-meta"),
                 dcc.Store(id="analyse-screen"),

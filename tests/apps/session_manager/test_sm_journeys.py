@@ -124,34 +124,52 @@ def test_filter_then_click_opens_the_clicked_row(analyse: Any) -> None:
     expect(page.locator("#analyse-insp-topic")).to_have_text("fts/v1/ff/5iO4/state")
 
 
+# The dot of a lane with few messages (inside the shown time range), where it is on the screen.
+RARE_DOT_JS = """() => {
+    const gd = document.querySelector('#analyse-timeline .js-plotly-plot');
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const [lo, hi] = xa.range.map((v) => xa.r2l(v));
+    const counts = {};
+    const traces = gd._fullData.filter(t => Array.isArray(t.customdata));
+    traces.forEach(t => Array.from(t.y).forEach(y => {
+        counts[y] = (counts[y] || 0) + 1; }));
+    let best = null;
+    traces.forEach(t => {
+        for (let i = 0; i < t.y.length; i++) {
+            const x = xa.d2l(t.x[i]);
+            if (x < lo + (hi - lo) * 0.05 || x > hi - (hi - lo) * 0.05) continue;
+            if (!best || counts[t.y[i]] < counts[best.lane]) {
+                best = {lane: t.y[i], x: t.x[i], row: t.customdata[i][0]};
+            }
+        }
+    });
+    const box = gd.getBoundingClientRect();
+    return {row: best.row, lane: best.lane,
+            px: box.left + xa._offset + xa.l2p(xa.d2l(best.x)),
+            py: box.top + ya._offset + ya.d2p(best.lane)};
+}"""
+
+
+def rare_dot(page: Any) -> dict[str, Any]:
+    found: dict[str, Any] = page.evaluate(RARE_DOT_JS)
+    return found
+
+
+def x_range(page: Any) -> list[float]:
+    """The timeline's shown time range (linear axis values, ms)."""
+    shown: list[float] = page.evaluate(
+        """() => { const xa = document.querySelector('#analyse-timeline .js-plotly-plot')
+                ._fullLayout.xaxis; return xa.range.map((v) => xa.r2l(v)); }"""
+    )
+    return shown
+
+
 def test_click_a_timeline_dot_opens_that_message(analyse: Any, generated_dir: Path) -> None:
     from playwright.sync_api import expect
 
     page = analyse
     expect(page.locator("#analyse-timeline")).to_contain_text("individual messages")
-    # The dot of a lane with few messages, where it is drawn on the screen.
-    dot = page.evaluate(
-        """() => {
-            const gd = document.querySelector('#analyse-timeline .js-plotly-plot');
-            const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-            const counts = {};
-            const traces = gd._fullData.filter(t => Array.isArray(t.customdata));
-            traces.forEach(t => Array.from(t.y).forEach(y => {
-                counts[y] = (counts[y] || 0) + 1; }));
-            let best = null;
-            traces.forEach(t => {
-                for (let i = 0; i < t.y.length; i++) {
-                    if (!best || counts[t.y[i]] < counts[best.lane]) {
-                        best = {lane: t.y[i], x: t.x[i], row: t.customdata[i][0]};
-                    }
-                }
-            });
-            const box = gd.getBoundingClientRect();
-            return {row: best.row, lane: best.lane,
-                    px: box.left + xa._offset + xa.l2p(best.x),
-                    py: box.top + ya._offset + ya.d2p(best.lane)};
-        }"""
-    )
+    dot = rare_dot(page)
     page.mouse.click(dot["px"], dot["py"])
     expect_inspector(page, int(dot["row"]))
     expect(page.locator("#analyse-insp-topic")).to_have_text(dot["lane"])
@@ -167,6 +185,47 @@ def test_click_a_timeline_dot_opens_that_message(analyse: Any, generated_dir: Pa
     assert_row_in_grid_view(selected)
     session = open_session(generated_dir / PLANT_L4)
     assert session.table.column("topic").cast("string")[int(dot["row"])].as_py() == dot["lane"]
+
+
+def test_double_click_on_a_dot_zooms_out_and_opens_nothing(analyse: Any) -> None:
+    """A double-click zooms the timeline out; the dot under the cursor is not opened (its
+    first press used to open it: in heatmap mode every double-click changed the inspector)."""
+    from playwright.sync_api import expect
+
+    page = analyse
+    expect(page.locator("#analyse-timeline")).to_contain_text("individual messages")
+    cell(page, 3).click()
+    opened = inspected_row(page)
+    full = x_range(page)
+    page.locator("#analyse-timeline").scroll_into_view_if_needed()
+    box = page.locator("#analyse-timeline .nsewdrag").first.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.25, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y + 2, steps=4)
+    page.mouse.move(box["x"] + box["width"] * 0.75, y + 4, steps=4)
+    page.mouse.up()
+    page.wait_for_function(
+        "([lo, hi]) => { const xa = document.querySelector('#analyse-timeline "
+        ".js-plotly-plot')._fullLayout.xaxis; const r = xa.range.map((v) => xa.r2l(v));"
+        " return r[1] - r[0] < (hi - lo) * 0.7; }",
+        arg=full,
+    )
+    page.wait_for_timeout(800)  # the zoomed figure drawn by the server
+    page.locator("#analyse-timeline").scroll_into_view_if_needed()
+    dot = rare_dot(page)
+    assert int(dot["row"]) != opened
+    page.mouse.dblclick(dot["px"], dot["py"])
+    page.wait_for_function(
+        "([lo, hi]) => { const xa = document.querySelector('#analyse-timeline "
+        ".js-plotly-plot')._fullLayout.xaxis; const r = xa.range.map((v) => xa.r2l(v));"
+        " return r[1] - r[0] > (hi - lo) * 0.95; }",
+        arg=full,
+    )
+    page.wait_for_timeout(1000)  # longer than the double-click delay and a round trip
+    expect_inspector(page, opened)
+    expect(page.locator("#analyse-grid .ag-row-selected")).to_have_attribute("row-id", str(opened))
 
 
 def test_keyboard_steps_through_the_selection_and_the_topic(
