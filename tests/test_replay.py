@@ -270,6 +270,7 @@ def test_qos1_full_window_is_refilled_in_batches(broker: Broker, tmp_path: Path)
     # at full speed the window fills: at least once, at most once per quarter window
     assert 1 <= waits <= n // (window // 4), f"{waits:,} waits for {n:,} messages"
 
+
 def test_broker_restart_mid_replay_loses_nothing(tmp_path: Path) -> None:
     """QoS 1: the engine reconnects and resends every unacknowledged message."""
     from tests.conftest import _start_broker
