@@ -21,7 +21,7 @@ pytestmark = pytest.mark.broker
 
 
 def write_session(
-    path: Path, n: int, gap_s: float, *, topic: str = "t", retain_every: int = 0
+    path: Path, n: int, gap_s: float, *, topic: str = "t", retain_every: int = 0, pad: int = 0
 ) -> Path:
     lines = []
     for i in range(n):
@@ -34,7 +34,7 @@ def write_session(
             json.dumps(
                 {
                     "topic": f"{topic}/{i % 3}",
-                    "payload": str(i),
+                    "payload": str(i) + "x" * pad,
                     "timestamp": ts,
                     "qos": 0,
                     "retain": retain,
@@ -269,6 +269,64 @@ def test_qos1_full_window_is_refilled_in_batches(broker: Broker, tmp_path: Path)
     waits = int(status["window_waits"])
     # at full speed the window fills: at least once, at most once per quarter window
     assert 1 <= waits <= n // (window // 4), f"{waits:,} waits for {n:,} messages"
+
+
+def test_a_busy_broker_is_not_taken_for_a_silent_one(private_broker: Broker, tmp_path: Path) -> None:
+    """A flood at QoS 0 into a broker that reads slowly (here: our own broker process stopped
+    90 % of the time): its answer to a PINGREQ waits behind seconds of backlog, longer than
+    half the keepalive. The engine used to declare it silent and reconnect; the session
+    takeover discarded the old connection's unread backlog while every message counted as
+    sent (16 reconnects and 47 % of 1M messages lost in a 10-plant fleet run). A broker that
+    keeps reading is busy, not silent: nothing is lost and nobody reconnects."""
+    import os
+    import signal
+    import threading
+
+    from mqtt_replay import _core
+
+    n = 60_000
+    session = write_session(tmp_path / "s.log", n, 0.00001, pad=100)
+    assert private_broker.proc is not None
+    pid = private_broker.proc.pid
+    probe = _core.Probe(private_broker.url, client_id="busy-probe", topics=[("t/#", 0)])
+    slow = threading.Event()
+    slow.set()
+
+    def throttle() -> None:
+        while slow.is_set():
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(0.18)
+            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=throttle, daemon=True)
+    try:
+        r = Replayer(
+            session, private_broker.url, speed="max", qos=0, status_topic=None, keepalive=2
+        )
+        thread.start()
+        assert r.wait(300)
+        stats = r.stats()
+        # the broker delivers what it holds (still throttled), then runs freely
+        last, changed = -1, time.monotonic()
+        while time.monotonic() - changed < 3.0:
+            got = int(probe.status()["received"])
+            if got != last:
+                last, changed = got, time.monotonic()
+            if got >= n:
+                break
+            time.sleep(0.1)
+        slow.clear()
+        thread.join(5)
+        r.close()
+    finally:
+        slow.clear()
+        os.kill(pid, signal.SIGCONT)
+        probe.stop()
+    received = last
+    assert stats["sent"] == n and stats["failed"] == 0
+    assert stats["reconnects"] == 0, stats
+    assert received == n, f"{n - received:,} of {n:,} messages lost"
 
 
 def test_broker_restart_mid_replay_loses_nothing(tmp_path: Path) -> None:

@@ -105,6 +105,10 @@ pub struct PublishConn {
     out_messages: u64,
     out_primed: u64,
     last_write: Instant,
+    /// Bytes written to the socket on this connection, and (written, unsent) when the last
+    /// PINGREQ went out or its deadline was extended: see [`Self::broker_draining`].
+    written: u64,
+    drain_mark: (u64, u64),
     since_check: u32,
     give_up: Duration,
     pub counters: Arc<PubCounters>,
@@ -156,6 +160,8 @@ impl PublishConn {
             out_messages: 0,
             out_primed: 0,
             last_write: now,
+            written: 0,
+            drain_mark: (0, 0),
             since_check: 0,
             give_up,
             counters,
@@ -263,6 +269,7 @@ impl PublishConn {
         if self.out.is_empty() {
             return true;
         }
+        let written = self.out.len() as u64;
         let result = self
             .writer
             .write_all(&self.out)
@@ -274,6 +281,7 @@ impl PublishConn {
         match result {
             Ok(()) => {
                 self.last_write = Instant::now();
+                self.written += written;
                 true
             }
             Err(e) => {
@@ -373,6 +381,12 @@ impl PublishConn {
                 None => (now.duration_since(w.last_rx) >= half, false),
             }
         };
+        if dead && self.broker_draining() {
+            // Busy, not silent: the PINGREQ waits behind our backlog, which the broker is
+            // still reading. Another half keepalive for its answer.
+            self.shared.lock().ping_sent = Some(now);
+            return;
+        }
         if dead {
             self.counters.silent.fetch_add(1, Ordering::Relaxed);
             self.mark_broken(format!(
@@ -389,7 +403,46 @@ impl PublishConn {
             // Anything buffered goes first; the ping rides behind it.
             self.out.extend_from_slice(&[0xC0, 0x00]);
             self.write_out();
+            self.mark_drain();
         }
+    }
+
+    /// Bytes written to this connection's socket that the broker's side has not taken yet
+    /// (the send queue); None where the kernel does not say.
+    fn unsent(&self) -> Option<u64> {
+        use std::os::fd::AsRawFd;
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one int into the valid, exclusively borrowed `queued`.
+        let rc = unsafe {
+            libc::ioctl(
+                self.conn.socket().as_raw_fd(),
+                libc::TIOCOUTQ,
+                &raw mut queued,
+            )
+        };
+        (rc == 0).then(|| u64::try_from(queued).unwrap_or(0))
+    }
+
+    fn mark_drain(&mut self) {
+        self.drain_mark = (self.written, self.unsent().unwrap_or(0));
+    }
+
+    /// Whether the broker kept reading since the mark although it did not answer the PINGREQ:
+    /// our send queue held bytes (its receive buffer was full: it is behind, not idle) and
+    /// some of them left. A flooded broker answers a PINGREQ only after the backlog ahead of
+    /// it, which can take longer than half the keepalive; it used to be declared silent, and
+    /// the reconnect's session takeover discarded the old connection's unread backlog (QoS 0
+    /// messages already counted as sent). A stopped broker takes nothing once its buffer is
+    /// full, and one idle with room in its buffer leaves our queue empty: both still count
+    /// as silent.
+    fn broker_draining(&mut self) -> bool {
+        let Some(unsent) = self.unsent() else {
+            return false;
+        };
+        let (written_then, unsent_then) = self.drain_mark;
+        let left = (unsent_then + (self.written - written_then)).saturating_sub(unsent);
+        self.drain_mark = (self.written, unsent);
+        unsent_then > 0 && left > 0
     }
 
     fn describe_broken(&self) -> String {
@@ -484,7 +537,9 @@ impl PublishConn {
         // before the write, which its answer may overtake).
         self.shared.lock().ping_sent.get_or_insert(Instant::now());
         self.out.extend_from_slice(&[0xC0, 0x00]);
+        self.written = 0;
         if self.write_out() {
+            self.mark_drain();
             self.counters
                 .resent
                 .fetch_add(resend.1 as u64, Ordering::Relaxed);
@@ -524,9 +579,27 @@ impl PublishConn {
     }
 
     /// Sends DISCONNECT and closes the socket.
+    ///
+    /// The close is graceful: after the DISCONNECT only our sending side is shut, and we wait
+    /// until the broker, having read everything before it, closes its side (while it keeps
+    /// taking our bytes, and at most half a keepalive after it stops). Closing both ways at
+    /// once reset the connection whenever an answer (a PINGRESP) sat unread, and the reset
+    /// discarded the backlog a busy broker had not read yet: QoS 0 messages counted as sent
+    /// that never arrived.
     pub fn close(mut self) {
         self.out.extend_from_slice(&[0xE0, 0x00]);
-        let _ = self.write_out();
+        if self.write_out() && self.is_connected() {
+            let _ = self.conn.socket().shutdown(std::net::Shutdown::Write);
+            let half = self.keep_alive() / 2;
+            let mut deadline = Instant::now() + half;
+            self.mark_drain();
+            while self.is_connected() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+                if self.broker_draining() {
+                    deadline = Instant::now() + half;
+                }
+            }
+        }
         self.conn.shutdown();
         if let Some(h) = self.reader.take() {
             h.join().ok();
