@@ -271,7 +271,9 @@ def test_qos1_full_window_is_refilled_in_batches(broker: Broker, tmp_path: Path)
     assert 1 <= waits <= n // (window // 4), f"{waits:,} waits for {n:,} messages"
 
 
-def test_a_busy_broker_is_not_taken_for_a_silent_one(private_broker: Broker, tmp_path: Path) -> None:
+def test_a_busy_broker_is_not_taken_for_a_silent_one(
+    private_broker: Broker, tmp_path: Path
+) -> None:
     """A flood at QoS 0 into a broker that reads slowly (here: our own broker process stopped
     90 % of the time): its answer to a PINGREQ waits behind seconds of backlog, longer than
     half the keepalive. The engine used to declare it silent and reconnect; the session
