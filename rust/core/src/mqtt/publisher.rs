@@ -586,17 +586,24 @@ impl PublishConn {
     /// once reset the connection whenever an answer (a PINGRESP) sat unread, and the reset
     /// discarded the backlog a busy broker had not read yet: QoS 0 messages counted as sent
     /// that never arrived.
-    pub fn close(mut self) {
+    ///
+    /// `hurry` (a stop the user asked for) bounds the wait to 2 s in all: a stop must answer
+    /// promptly even when the broker went silent.
+    pub fn close(mut self, hurry: bool) {
         self.out.extend_from_slice(&[0xE0, 0x00]);
         if self.write_out() && self.is_connected() {
             let _ = self.conn.socket().shutdown(std::net::Shutdown::Write);
-            let half = self.keep_alive() / 2;
-            let mut deadline = Instant::now() + half;
+            let grace = if hurry {
+                Duration::from_secs(2).min(self.keep_alive() / 2)
+            } else {
+                self.keep_alive() / 2
+            };
+            let mut deadline = Instant::now() + grace;
             self.mark_drain();
             while self.is_connected() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(5));
-                if self.broker_draining() {
-                    deadline = Instant::now() + half;
+                if !hurry && self.broker_draining() {
+                    deadline = Instant::now() + grace;
                 }
             }
         }

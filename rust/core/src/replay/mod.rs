@@ -879,7 +879,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = snap;
         if let Some(conn) = self.conn.take() {
-            conn.close();
+            conn.close(!finished);
         }
     }
 }
