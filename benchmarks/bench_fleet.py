@@ -235,7 +235,8 @@ def _fleet_row(port: int, work: Path, per: int, count: int, qos: int, rounds: in
     paho_med, paho_span = med([rate if got == share * workers else 0.0 for got, rate in paho])
     best = max(mp_med, paho_med)
     lost = max(s["lost"] for s in ours)
-    lat = ours[len(ours) // 2]["latency_ms"]
+    middle = sorted(ours, key=lambda s: float(s["delivered_rate"]))[len(ours) // 2]
+    lat = middle["latency_ms"]  # and the bottleneck: of the median round
     return [
         f"broker QoS {qos}, {count} plant(s) x {per:,} (median of {rounds})",
         f"{statistics.median(s['delivered_rate'] for s in ours):,.0f} "
@@ -244,7 +245,7 @@ def _fleet_row(port: int, work: Path, per: int, count: int, qos: int, rounds: in
         f"{paho_med:,.0f} [{paho_span}] ({workers} procs, lost ≤ "
         f"{max(share * workers - g for g, _ in paho):,})",
         _ratio(our_med, best) if best else "-",
-        ours[len(ours) // 2]["bottleneck"],
+        middle["bottleneck"],
     ]
 
 
