@@ -7,7 +7,9 @@ One script, one local Mosquitto (``set_tcp_nodelay true``, unlimited queues), si
    publish loop vs ``mosquitto_pub -l``, 100 B and 2 KB, QoS 0 and 1;
 2. the fleet (``mqtt-replay bench``, plants at full speed) through the broker for 1, 10, 100
    plants: delivered msg/s, loss, p50/p99, vs N parallel ``mosquitto_pub -l`` and a
-   multi-process paho publisher, everything counted by the built-in subscriber (``Probe``);
+   multi-process paho publisher on the same workload (message size, topic depth and one
+   subscription per plant as the fleet's), everything counted by the built-in subscriber
+   (``Probe``);
    one row also counts with ``mosquitto_sub`` to check the Probe keeps up;
 3. a ramp on a generated plant session: the knee and the tool's share of CPU there.
 
@@ -138,14 +140,6 @@ def publisher_ceiling(work: Path, n: int) -> list[list[object]]:
     return rows
 
 
-def _probe(port: int, topic: str, qos: int) -> Any:
-    return _core.Probe(
-        f"mqtt://127.0.0.1:{port}",
-        client_id=f"bench-probe-{time.monotonic_ns()}",
-        topics=[(topic, qos)],
-    )
-
-
 def _probe_rate(probe: Any, started_ns: int, expected: int, idle: float = 3.0) -> tuple[int, float]:
     """Waits until ``expected`` arrived or nothing came for ``idle`` s; (arrived, msg/s)."""
     import numpy as np
@@ -165,9 +159,22 @@ def _probe_rate(probe: Any, started_ns: int, expected: int, idle: float = 3.0) -
     return len(arrivals), len(arrivals) / ((arrivals.max() - started_ns) / 1e9)
 
 
-PAHO_PART = PAHO_LOOP.replace('f"bench/{i % 10}"', 'f"paho/{sys.argv[5]}/{i % 10}"').replace(
+# The peers publish the fleet's workload: plant K's topics are ``<name>-K/bench/0..9``, names
+# as long as ``plant`` (the fleet's prefix), so every message has the size and the topic
+# depth of ours, and the probe subscribes one filter per plant as the fleet's does. (On the
+# earlier ``mp/K`` topics under one filter the broker did ~4 % less work per message.)
+PAHO_PART = PAHO_LOOP.replace('f"bench/{i % 10}"', 'f"paho0-{sys.argv[5]}/bench/{i % 10}"').replace(
     'client_id="bench-paho"', 'client_id=f"bench-paho-{sys.argv[5]}"'
 )
+
+
+def _peer_probe(port: int, name: str, plants: int, qos: int) -> Any:
+    """The probe as the fleet's: one filter per plant (``name-K/#``)."""
+    return _core.Probe(
+        f"mqtt://127.0.0.1:{port}",
+        client_id=f"bench-probe-{time.monotonic_ns()}",
+        topics=[(f"{name}-{k}/#", qos) for k in range(1, plants + 1)],
+    )
 
 
 def fleet_ceiling(
@@ -199,11 +206,12 @@ def _fleet_row(port: int, work: Path, per: int, count: int, qos: int, rounds: in
         ours.append(result.report["steps"][0])
 
     def run_mp() -> None:
-        probe = _probe(port, "mp/#", qos)
+        probe = _peer_probe(port, "mpub0", count, qos)
         started = time.time_ns()
         procs = []
-        for i in range(count):
-            cmd = ["mosquitto_pub", "-p", str(port), "-t", f"mp/{i}", "-q", str(qos), "-l"]
+        for k in range(1, count + 1):
+            topic = f"mpub0-{k}/bench/{k % 10}"  # one topic per process: -l takes one
+            cmd = ["mosquitto_pub", "-p", str(port), "-t", topic, "-q", str(qos), "-l"]
             with lines.open("rb") as f:
                 procs.append(subprocess.Popen(cmd, stdin=f))
         for p in procs:
@@ -211,11 +219,12 @@ def _fleet_row(port: int, work: Path, per: int, count: int, qos: int, rounds: in
         mp.append(_probe_rate(probe, started, total))
 
     def run_paho() -> None:
-        probe = _probe(port, "paho/#", qos)
+        probe = _peer_probe(port, "paho0", workers, qos)
         started = time.time_ns()
         args = [sys.executable, "-c", PAHO_PART, str(port), str(share), "100", str(qos)]
         procs = [
-            subprocess.Popen([*args, str(i)], stdout=subprocess.DEVNULL) for i in range(workers)
+            subprocess.Popen([*args, str(k)], stdout=subprocess.DEVNULL)
+            for k in range(1, workers + 1)
         ]
         for p in procs:
             p.wait(900)

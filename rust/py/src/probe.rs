@@ -73,8 +73,8 @@ impl Probe {
 
     /// Stops (GIL released) and returns the arrivals: `topics` (distinct, first-arrival
     /// order) and little-endian arrays as bytes: `topic_index` (u32), `arrival_ns` (i64),
-    /// `size` (u32), `dup` (u8), and `thread_cpu_s`, the CPU time of the probe's thread. A
-    /// second call returns empty arrays.
+    /// `size` (u32), `dup` (u8), `thread_cpu_s`, the CPU time of the probe's thread, and
+    /// `reads`, the socket reads that brought data. A second call returns empty arrays.
     fn stop<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let a = match self.inner.take() {
             Some(mut p) => py.detach(move || p.stop()),
@@ -97,6 +97,7 @@ impl Probe {
         )?;
         d.set_item("dup", PyBytes::new(py, &a.dup))?;
         d.set_item("thread_cpu_s", a.thread_cpu_ns as f64 / 1e9)?;
+        d.set_item("reads", a.reads)?;
         Ok(d)
     }
 }
