@@ -636,17 +636,19 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
     @app.callback(
         Output("analyse-summary", "children"),
         Output("analyse-outliers-text", "children"),
-        Output("app-session", "data", allow_duplicate=True),
         Input("analyse-session", "data"),
         Input("app-tz", "value"),
-        prevent_initial_call="initial_duplicate",
     )
     def summary(session: dict[str, Any] | None, tz: str | None) -> Any:
         """The session's summary line and outlier note, in the zone the user picked (and the
-        session remembered as the one the user works on)."""
+        session remembered as the one the user works on). The shell's store is set as a side
+        update, not an output: an output outside the page made Dash try this callback at
+        every page load of the app, before the page existed (a console error on each)."""
         view = view_of(ctx, session)
         zone = clock.valid_zone(tz, ctx.config.tz)
-        return summary_line(view, zone), outlier_note(view), session["name"] if session else None
+        if session:
+            dash.set_props("app-session", {"data": session["name"]})
+        return summary_line(view, zone), outlier_note(view)
 
     @app.callback(
         Output("analyse-window-slider", "max"),

@@ -122,7 +122,8 @@ def serve_manager(serve_dash: Callable[[Any], str]) -> Iterator[Callable[..., st
 
 @pytest.fixture
 def sm_page(chromium: Any) -> Iterator[Any]:
-    """A fresh 1600x1100 page; fails the test on any uncaught page error."""
+    """A fresh 1600x1100 page; fails the test on any uncaught page error and on any error
+    the page logs to the console (Dash reports a broken callback graph there)."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
@@ -131,6 +132,7 @@ def sm_page(chromium: Any) -> Iterator[Any]:
     pg.set_default_timeout(TIMEOUT_MS)
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
     yield pg
     context.close()
     assert not errors, errors

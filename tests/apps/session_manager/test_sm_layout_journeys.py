@@ -102,3 +102,27 @@ def test_main_views_do_not_overflow(
     page.goto(f"{base}/record")
     expect(page.locator("#record-start")).to_be_visible()
     assert_no_overflow(page, "record")
+
+
+def test_the_session_opened_on_analyse_is_the_one_replay_offers(
+    serve_manager: Callable[..., str], sm_page: Any, tmp_path: Path, generated_dir: Path
+) -> None:
+    """Open the second of two sessions on Analyse, then go to Replay and back through the
+    navigation bar: both pages stay on that session (the app remembers the session the user
+    works on), and no page logs an error (``sm_page`` fails the test on console errors: the
+    remembering used to be an output outside the page, which Dash tried at every page load)."""
+    from playwright.sync_api import expect
+
+    directory = tmp_path / "sessions"
+    directory.mkdir()
+    for name in (PLANT, PLANT_L4):
+        shutil.copy(generated_dir / name, directory / name)
+    base = serve_manager(directory, index_threshold_bytes=50_000_000, inline_load_bytes=50_000_000)
+    page = sm_page
+    page.goto(f"{base}/analyse?session={PLANT_L4}")
+    expect(page.locator("#analyse-summary")).to_contain_text("messages")
+    page.locator("#nav-replay").click()
+    expect(page.locator("#replay-session")).to_contain_text(PLANT_L4)
+    page.locator("#nav-analyse").click()
+    expect(page.locator("#analyse-session-select")).to_contain_text(PLANT_L4)
+    expect(page.locator('#analyse-grid .ag-row[row-index="0"]')).to_be_visible()
