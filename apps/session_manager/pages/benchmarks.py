@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import Input, Output, html
+
+from apps.session_manager import clock
+from apps.session_manager.render import fmt_time_us
 
 if TYPE_CHECKING:
     from apps.session_manager.context import AppContext
@@ -49,6 +53,17 @@ def _num(value: Any, digits: int = 0) -> str:
     return f"{float(value):,.{digits}f}"
 
 
+def _started_us(value: object) -> int | None:
+    """A report's ``started_at`` (ISO 8601 with its offset) as µs since the epoch."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1e6)
+
+
 def report_rows(directory: Path) -> list[dict[str, Any]]:
     """One row per readable report (``*.json`` written by the bench), newest first; an
     ``.html`` without JSON is listed with its name only."""
@@ -72,8 +87,7 @@ def report_rows(directory: Path) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": path.stem,
-                "started": str(report.get("started_at", "")).replace("T", " ").replace("+00:00", "")
-                + " UTC",
+                "started_us": _started_us(report.get("started_at")),
                 "plants": report.get("plants"),
                 "load": {
                     "ramp": f"ramp {':'.join(f'{v:g}' for v in report.get('ramp') or [])}",
@@ -107,7 +121,7 @@ HEAD = (
 )  # fmt: skip
 
 
-def _row(row: dict[str, Any]) -> html.Tr:
+def _row(row: dict[str, Any], zone: str) -> html.Tr:
     links = []
     if row.get("html"):
         links.append(
@@ -121,12 +135,12 @@ def _row(row: dict[str, Any]) -> html.Tr:
         )
     if row.get("json"):
         links.append(html.A("JSON", href=ROUTE + quote(row["json"]), target="_blank"))
-    if "started" not in row:
+    if "started_us" not in row:
         return html.Tr([html.Td(row["name"]), html.Td("(no JSON)", colSpan=9), html.Td(links)])
     verdict_class = "text-success" if row["ok"] else "text-danger"
     cells = [
         html.Td(row["name"]),
-        html.Td(row["started"], className="text-nowrap"),
+        html.Td(fmt_time_us(row["started_us"], zone), className="text-nowrap"),
         html.Td(row["plants"], className="text-end"),
         html.Td(row["load"]),
         html.Td(row["qos"], className="text-end"),
@@ -142,50 +156,60 @@ def _row(row: dict[str, Any]) -> html.Tr:
 
 def make_layout(ctx: AppContext) -> Callable[..., Any]:
     def layout(**_query: str) -> Any:
-        directory = reports_dir(ctx)
-        rows = report_rows(directory)
-        if rows:
-            body: Any = dbc.Table(
-                [
-                    html.Thead(html.Tr([html.Th(h) for h in HEAD])),
-                    html.Tbody(list(map(_row, rows))),
-                ],
-                id="bench-table",
-                bordered=True,
-                hover=True,
-                size="sm",
-                responsive=True,
-                className="small",
-            )
-        else:
-            body = dbc.Alert(
-                [
-                    "No benchmark reports yet. Run ",
-                    html.Code("mqtt-replay bench SESSION --plants 10 --speed 10 --out "),
-                    html.Code(str(directory)),
-                    ".",
-                ],
-                color="secondary",
-                id="bench-empty",
-            )
         return html.Div(
             [
                 html.H4("Benchmarks", className="mb-1"),
-                html.Div(
-                    f"{len(rows)} report(s) in {directory} · times in UTC",
-                    className="text-muted small mb-2",
-                    id="bench-dir",
-                ),
-                body,
+                html.Div(className="text-muted small mb-2", id="bench-dir"),
+                html.Div(id="bench-body"),
             ]
         )
 
     return layout
 
 
+def reports_view(ctx: AppContext, tz: object) -> tuple[str, Any]:
+    """The directory line and the table of reports (or how to make one), times in ``tz``."""
+    directory = reports_dir(ctx)
+    rows = report_rows(directory)
+    zone = clock.valid_zone(tz, ctx.config.tz)
+    line = f"{len(rows)} report(s) in {directory} · times in {zone}"
+    if not rows:
+        return line, dbc.Alert(
+            [
+                "No benchmark reports yet. Run ",
+                html.Code("mqtt-replay bench SESSION --plants 10 --speed 10 --out "),
+                html.Code(str(directory)),
+                ".",
+            ],
+            color="secondary",
+            id="bench-empty",
+        )
+    return line, dbc.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in HEAD])),
+            html.Tbody([_row(r, zone) for r in rows]),
+        ],
+        id="bench-table",
+        bordered=True,
+        hover=True,
+        size="sm",
+        responsive=True,
+        className="small",
+    )
+
+
 def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
-    """No callbacks: the list is built per visit. Registers the read-only report route."""
+    """The list, built per visit and in the zone the user picked; the read-only report
+    route."""
     from flask import abort, send_from_directory
+
+    @app.callback(
+        Output("bench-dir", "children"),
+        Output("bench-body", "children"),
+        Input("app-tz", "value"),
+    )
+    def show(tz: str | None) -> Any:
+        return reports_view(ctx, tz)
 
     def serve_report(filename: str) -> Any:
         if Path(filename).suffix not in (".html", ".json") or "/" in filename:

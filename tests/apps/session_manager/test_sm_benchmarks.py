@@ -98,6 +98,7 @@ def test_rows_list_bench_reports_newest_first(tmp_path: Path) -> None:
     assert {r["name"] for r in rows} == {"bench-new", "bench-old", "lonely"}
     new = next(r for r in rows if r["name"] == "bench-new")
     assert new["lost"] == "7" and not new["ok"] and new["html"] == "bench-new.html"
+    assert new["started_us"] == 1_796_155_200_000_000  # 2026-12-01T20:00:00+00:00
     assert report_rows(tmp_path / "missing") == []
 
 
@@ -125,10 +126,16 @@ def test_page_lists_a_report_and_opens_it(app_url: tuple[str, Path], chromium: A
     page.set_default_timeout(TIMEOUT)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
     page.goto(base + "/")
     page.click("#nav-benchmarks")
     expect(page.locator("#bench-table")).to_contain_text("bench-20261201-200000")
+    # started times in the zone the user picked (the app's default first), like every page
+    expect(page.locator("#bench-table")).to_contain_text("2026-12-01 21:00:00 CET")
+    expect(page.locator("#bench-dir")).to_contain_text("times in Europe/Berlin")
+    page.locator("#app-tz").select_option("UTC")
     expect(page.locator("#bench-table")).to_contain_text("2026-12-01 20:00:00 UTC")
+    expect(page.locator("#bench-dir")).to_contain_text("times in UTC")
     expect(page.locator("#bench-table")).to_contain_text("602")  # 3 plants × 200 msg/s offered
     with context.expect_page() as popup:
         page.get_by_role("link", name="report").click()
