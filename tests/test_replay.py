@@ -271,6 +271,23 @@ def test_qos1_full_window_is_refilled_in_batches(broker: Broker, tmp_path: Path)
     assert 1 <= waits <= n // (window // 4), f"{waits:,} waits for {n:,} messages"
 
 
+def test_acknowledgements_are_read_in_batches(broker: Broker, tmp_path: Path) -> None:
+    """QoS 1 at full speed: the engine's ack reader naps between reads (2 ms with the default
+    window), so the PUBACKs arrive in batches and the broker does not pay a wake-up for each
+    one it writes (with 100 plants that cost 28 % of Mosquitto's time and held the fleet at
+    0.7x of mosquitto_pub). The old reader woke for almost every PUBACK."""
+    n = 20_000
+    session = write_session(tmp_path / "s.log", n, 0.0001)
+    r = Replayer(session, broker.url, speed="max", qos=1, status_topic=None)
+    assert r.wait(120)
+    status = r.status()
+    stats = r.stats()
+    r.close()
+    assert stats["failed"] == 0 and stats["sent"] == n
+    reads = int(status["ack_reads"])
+    assert 1 <= reads <= n // 10, f"{reads:,} reads for {n:,} PUBACKs"
+
+
 def test_a_busy_broker_is_not_taken_for_a_silent_one(
     private_broker: Broker, tmp_path: Path
 ) -> None:

@@ -219,6 +219,7 @@ impl Replayer {
         d.set_item("resent", s.resent)?;
         d.set_item("reconnects", s.reconnects)?;
         d.set_item("window_waits", s.window_waits)?;
+        d.set_item("ack_reads", s.ack_reads)?;
         d.set_item("connected", s.connected)?;
         d.set_item("lateness_p50_us", s.p50_us)?;
         d.set_item("lateness_p99_us", s.p99_us)?;

@@ -12,7 +12,7 @@
 //! counted as lost.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -87,6 +87,8 @@ pub struct PubCounters {
     pub silent: AtomicU64,
     /// Times the publisher blocked on a full QoS 1 window.
     pub window_waits: AtomicU64,
+    /// Socket reads of the ack reader that brought data (under load, far fewer than PUBACKs).
+    pub ack_reads: AtomicU64,
 }
 
 /// A connection that publishes, survives broker restarts and keeps at most `window`
@@ -145,7 +147,7 @@ impl PublishConn {
         });
         let connected = Arc::new(AtomicBool::new(true));
         let counters = Arc::new(PubCounters::default());
-        let reader = spawn_ack_reader(&conn, &shared, 0, &connected, &counters)?;
+        let reader = spawn_ack_reader(&conn, &shared, 0, &connected, &counters, window)?;
         let writer = conn.writer().map_err(|e| Error::Broker(e.to_string()))?;
         Ok(PublishConn {
             cfg,
@@ -514,6 +516,7 @@ impl PublishConn {
             generation,
             &self.connected,
             &self.counters,
+            self.window,
         ) {
             Ok(h) => self.reader = Some(h),
             Err(e) => {
@@ -626,6 +629,7 @@ fn spawn_ack_reader(
     generation: u64,
     connected: &Arc<AtomicBool>,
     counters: &Arc<PubCounters>,
+    window: usize,
 ) -> Result<JoinHandle<()>> {
     let mut rd = conn.reader().map_err(|e| Error::Broker(e.to_string()))?;
     let shared = Arc::clone(shared);
@@ -634,7 +638,13 @@ fn spawn_ack_reader(
     std::thread::Builder::new()
         .name("mqtt-acks".into())
         .spawn(move || {
-            let mut r = std::io::BufReader::with_capacity(16 * 1024, &mut rd);
+            let napping = NappingReader {
+                inner: &mut rd,
+                nap: ack_nap(window),
+                napped: true,
+                reads: &counters.ack_reads,
+            };
+            let mut r = std::io::BufReader::with_capacity(16 * 1024, napping);
             loop {
                 let packet = read_packet(&mut r);
                 let mut w = shared.lock();
@@ -680,4 +690,42 @@ fn spawn_ack_reader(
             }
         })
         .map_err(|e| Error::Broker(e.to_string()))
+}
+
+/// The ack reader's nap between socket reads: 2 µs per message of the in-flight window, at
+/// most 2 ms. A reader that wakes for every PUBACK makes the broker pay a wake-up (an
+/// inter-processor interrupt) per acknowledgement it writes: with 100 plants at QoS 1 that was
+/// 28 % of Mosquitto's time and held the fleet at 0.7x of `mosquitto_pub`'s rate. Napping
+/// lets the PUBACKs of 2 ms queue up and be read at once. Proportional to the window, the nap
+/// never caps an engine below 500,000 msg/s (a full window is acknowledged within one nap).
+fn ack_nap(window: usize) -> Duration {
+    Duration::from_micros(
+        u64::try_from(window.saturating_mul(2))
+            .unwrap_or(u64::MAX)
+            .min(2_000),
+    )
+}
+
+/// Reads the broker's packets for the ack reader, napping before every socket read that
+/// follows one which brought data.
+struct NappingReader<'a, R: Read> {
+    inner: &'a mut R,
+    nap: Duration,
+    /// The last read brought nothing (or none happened yet): read at once.
+    napped: bool,
+    reads: &'a AtomicU64,
+}
+
+impl<R: Read> Read for NappingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.napped && !self.nap.is_zero() {
+            std::thread::sleep(self.nap);
+        }
+        let n = self.inner.read(buf)?;
+        self.napped = n == 0;
+        if n > 0 {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
 }

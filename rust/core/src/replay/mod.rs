@@ -194,6 +194,8 @@ pub struct Status {
     pub reconnects: u64,
     /// Times the engine blocked on a full QoS 1 in-flight window.
     pub window_waits: u64,
+    /// Socket reads that brought the broker's packets (PUBACKs) to the engine.
+    pub ack_reads: u64,
     pub connected: bool,
     pub p50_us: f64,
     pub p99_us: f64,
@@ -780,6 +782,9 @@ impl Engine {
             window_waits: counters
                 .as_ref()
                 .map_or(0, |c| c.window_waits.load(Ordering::Relaxed)),
+            ack_reads: counters
+                .as_ref()
+                .map_or(0, |c| c.ack_reads.load(Ordering::Relaxed)),
             connected: self.conn.as_ref().is_some_and(PublishConn::is_connected),
             p50_us: self.hist.quantile_us(0.5),
             p99_us: self.hist.quantile_us(0.99),
