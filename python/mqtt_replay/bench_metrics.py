@@ -48,6 +48,14 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
     }
 
 
+def _stable_order(ids: np.ndarray, n: int) -> np.ndarray:
+    """``argsort(ids, kind="stable")`` for ids in ``0..n``: as 16-bit integers (n ≤ 65,536,
+    i.e. plants × topics), NumPy sorts by radix, some 6x faster than a merge sort of int64."""
+    if n <= 1 << 16:
+        return np.argsort(ids.astype(np.uint16), kind="stable")
+    return np.argsort(ids, kind="stable")
+
+
 def analyse(
     plans: Sequence[PlantPlan], probe: Mapping[str, Any], *, bin_s: float = 1.0
 ) -> dict[str, Any]:
@@ -71,7 +79,7 @@ def analyse(
     e_gid = np.concatenate(exp_gid) if exp_gid else np.zeros(0, np.int64)
     e_due = np.concatenate(exp_due) if exp_due else np.zeros(0, np.int64)
     e_row = np.concatenate(exp_row) if exp_row else np.zeros(0, np.int64)
-    order = np.argsort(e_gid, kind="stable")
+    order = _stable_order(e_gid, len(plant_of_gid))
     e_gid, e_due, e_row = e_gid[order], e_due[order], e_row[order]
     n_gid = len(plant_of_gid)
     e_count = np.bincount(e_gid, minlength=n_gid)
@@ -90,7 +98,7 @@ def analyse(
     a_plant = g_plant[a_gid] if len(a_gid) else np.zeros(0, np.int64)
 
     # rank of each arrival within its (plant, topic), in arrival order
-    a_order = np.argsort(a_gid, kind="stable")
+    a_order = _stable_order(a_gid, n_gid)
     sorted_gid = a_gid[a_order]
     a_count = np.bincount(a_gid, minlength=n_gid)
     a_first = np.concatenate([[0], np.cumsum(a_count)[:-1]]) if n_gid else a_count
