@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import Broker
@@ -253,6 +254,19 @@ def test_status_topic_announces_the_replay(broker: Broker, tmp_path: Path) -> No
     assert states[-1]["session"] == "demo_20260101_000000"
 
 
+def wait_received(probe: Any, n: int, *, idle_s: float, poll_s: float) -> int:
+    """Waits until ``probe`` counted ``n`` arrivals or none came for ``idle_s``; the count."""
+    last, changed = -1, time.monotonic()
+    while time.monotonic() - changed < idle_s:
+        got = int(probe.status()["received"])
+        if got != last:
+            last, changed = got, time.monotonic()
+        if got >= n:
+            break
+        time.sleep(poll_s)
+    return last
+
+
 def test_qos1_full_window_is_refilled_in_batches(broker: Broker, tmp_path: Path) -> None:
     """QoS 1 at full speed with a small in-flight window: the engine waits until a quarter of
     the window is acknowledged and then sends what fits in one write. It used to wake at every
@@ -327,14 +341,7 @@ def test_a_busy_broker_is_not_taken_for_a_silent_one(
         assert r.wait(300)
         stats = r.stats()
         # the broker delivers what it holds (still throttled), then runs freely
-        last, changed = -1, time.monotonic()
-        while time.monotonic() - changed < 3.0:
-            got = int(probe.status()["received"])
-            if got != last:
-                last, changed = got, time.monotonic()
-            if got >= n:
-                break
-            time.sleep(0.1)
+        last = wait_received(probe, n, idle_s=3.0, poll_s=0.1)
         slow.clear()
         thread.join(5)
         r.close()
@@ -358,14 +365,7 @@ def _probe_run(url: str, session: Path, n: int, speed: float | str) -> dict[str,
         r = Replayer(session, url, speed=speed, qos=0, status_topic=None)
         assert r.wait(120)
         r.close()
-        last, changed = -1, time.monotonic()
-        while time.monotonic() - changed < 5.0:
-            got = int(probe.status()["received"])
-            if got != last:
-                last, changed = got, time.monotonic()
-            if got >= n:
-                break
-            time.sleep(0.02)
+        wait_received(probe, n, idle_s=5.0, poll_s=0.02)
     finally:
         seen = probe.stop()
     assert len(bytes(seen["arrival_ns"])) // 8 == n

@@ -55,6 +55,17 @@ def assert_no_overflow(page: Any, where: str) -> None:
     assert page.evaluate(OVERFLOW_JS) == [], where
 
 
+def _serve_two_sessions(
+    serve_manager: Callable[..., str], tmp_path: Path, generated_dir: Path
+) -> str:
+    """A Session Manager on the generated plant session and its header-less twin (full mode)."""
+    directory = tmp_path / "sessions"
+    directory.mkdir()
+    for name in (PLANT, PLANT_L4):
+        shutil.copy(generated_dir / name, directory / name)
+    return serve_manager(directory, index_threshold_bytes=50_000_000, inline_load_bytes=50_000_000)
+
+
 @pytest.mark.parametrize("size", [(1280, 800), (1440, 900)])
 def test_main_views_do_not_overflow(
     serve_manager: Callable[..., str],
@@ -65,11 +76,7 @@ def test_main_views_do_not_overflow(
 ) -> None:
     from playwright.sync_api import expect
 
-    directory = tmp_path / "sessions"
-    directory.mkdir()
-    for name in (PLANT, PLANT_L4):
-        shutil.copy(generated_dir / name, directory / name)
-    base = serve_manager(directory, index_threshold_bytes=50_000_000, inline_load_bytes=50_000_000)
+    base = _serve_two_sessions(serve_manager, tmp_path, generated_dir)
     page = sm_page
     page.set_viewport_size({"width": size[0], "height": size[1]})
     page.goto(base + "/")
@@ -113,11 +120,7 @@ def test_the_session_opened_on_analyse_is_the_one_replay_offers(
     remembering used to be an output outside the page, which Dash tried at every page load)."""
     from playwright.sync_api import expect
 
-    directory = tmp_path / "sessions"
-    directory.mkdir()
-    for name in (PLANT, PLANT_L4):
-        shutil.copy(generated_dir / name, directory / name)
-    base = serve_manager(directory, index_threshold_bytes=50_000_000, inline_load_bytes=50_000_000)
+    base = _serve_two_sessions(serve_manager, tmp_path, generated_dir)
     page = sm_page
     page.goto(f"{base}/analyse?session={PLANT_L4}")
     expect(page.locator("#analyse-summary")).to_contain_text("messages")
