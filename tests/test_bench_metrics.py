@@ -6,6 +6,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.bench_metrics_reference import reference_analyse
 
 from mqtt_replay.bench_metrics import (
     PlantPlan,
@@ -85,6 +88,65 @@ def test_nothing_arrived() -> None:
     result = analyse([_plan(1, 5)], _probe([]))
     assert result["lost"] == 5 and result["latency_ms"]["p99"] is None
     assert slo_violations(result, {"p99": 10.0}) == ["p99 n/a > 10 ms"]
+
+
+@st.composite
+def _runs(draw: st.DrawFn) -> tuple[list[PlantPlan], dict[str, Any], float]:
+    """A few plants with a few topics each and what arrived of them: some lost, some twice,
+    out of order, late or (clock steps) before they were due, plus strays."""
+    plans = []
+    sent: list[tuple[str, int]] = []
+    for k in range(draw(st.integers(1, 4))):
+        prefix = f"plant-{k}/"
+        topics = [prefix + str(j) for j in range(draw(st.integers(1, 4)))]
+        n = draw(st.integers(0, 40))
+        codes = draw(st.lists(st.integers(0, len(topics) - 1), min_size=n, max_size=n))
+        gaps = draw(st.lists(st.integers(0, 3_000_000_000), min_size=n, max_size=n))
+        due = T0 + np.cumsum(np.asarray(gaps, dtype=np.int64))
+        plans.append(PlantPlan(k, prefix, topics, np.asarray(codes, np.int32), due))
+        sent += [(topics[c], int(d)) for c, d in zip(codes, due, strict=True)]
+    arrivals = []
+    for topic, d in sent:
+        for _ in range(draw(st.sampled_from([0, 1, 1, 1, 2]))):
+            delay = draw(st.integers(-1_000_000, 4_000_000_000))
+            arrivals.append((topic, d + delay, 0))
+    arrivals += [("elsewhere/x", T0 + draw(st.integers(0, 10**9)), 0)] * draw(st.integers(0, 2))
+    order = draw(st.permutations(range(len(arrivals))))
+    keyed = sorted(order, key=lambda i: arrivals[i][1]) if draw(st.booleans()) else order
+    bin_s = draw(st.sampled_from([0.25, 1.0, 2.0]))
+    return plans, _probe([arrivals[i] for i in keyed]), bin_s
+
+
+def _close(got: dict[str, Any], want: dict[str, Any]) -> None:
+    for key, value in want.items():
+        if value is None:
+            assert got[key] is None, key
+        else:
+            assert got[key] == pytest.approx(value, abs=6e-4), key
+
+
+@settings(max_examples=300, deadline=None)
+@given(_runs())
+def test_the_linear_matching_agrees_with_the_obvious_one(
+    run: tuple[list[PlantPlan], dict[str, Any], float],
+) -> None:
+    plans, probe, bin_s = run
+    got = analyse(plans, probe, bin_s=bin_s)
+    want = reference_analyse(plans, probe, bin_s=bin_s)
+    for key in ("expected", "received", "lost", "duplicates", "reordered", "strays"):
+        assert got[key] == want[key], key
+    _close(got["latency_ms"], want["latency_ms"])
+    for g, w in zip(got["plants"], want["plants"], strict=True):
+        for key in ("expected", "received", "lost", "duplicates", "reordered"):
+            assert g[key] == w[key], key
+        _close(g["latency_ms"], w["latency_ms"])
+    timeline = got["timeline"]
+    assert timeline["offered"] == [round(v / bin_s, 1) for v in want["timeline"]["offered"]]
+    assert timeline["delivered"] == [round(v / bin_s, 1) for v in want["timeline"]["delivered"]]
+    for key in ("p50_ms", "p99_ms"):
+        _close(
+            dict(enumerate(timeline.get(key, []))), dict(enumerate(want["timeline"].get(key, [])))
+        )
 
 
 def test_slo_text() -> None:

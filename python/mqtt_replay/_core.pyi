@@ -12,6 +12,7 @@ __all__ = [
     "__version__",
     "bucket_counts",
     "fetch_payloads",
+    "match_arrivals",
     "open_session",
     "parse_broker_url",
     "payload_flags",
@@ -83,6 +84,16 @@ def bucket_counts(
     buckets: int,
 ) -> tuple[list[int], int]: ...
 def sort_rows(keys: Any, rows: Any, out: Any, descending: bool = False) -> None: ...
+def match_arrivals(
+    ids: Any,
+    due_ns: Any,
+    plant_len: Any,
+    plant_of_id: Any,
+    topic_index: Any,
+    id_of_topic: Any,
+    arrival_ns: Any,
+    bin_ns: int,
+) -> dict[str, Any]: ...
 
 @final
 class Replayer:

@@ -11,6 +11,7 @@ with an earlier due time, so latencies on a lossy topic are an upper bound.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from mqtt_replay import _core
 from mqtt_replay.errors import InvalidOptionError
 
 __all__ = ["PlantPlan", "analyse", "parse_ramp", "parse_slo", "slo_violations"]
@@ -35,98 +37,58 @@ class PlantPlan:
     due_ns: np.ndarray  # int64 per message
 
 
-def _percentiles(values: np.ndarray) -> dict[str, float | None]:
-    if len(values) == 0:
-        return {"p50": None, "p95": None, "p99": None, "max": None, "mean": None}
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {
-        "p50": round(float(p50), 3),
-        "p95": round(float(p95), 3),
-        "p99": round(float(p99), 3),
-        "max": round(float(values.max()), 3),
-        "mean": round(float(values.mean()), 3),
-    }
+def _ms(latency: Sequence[float] | None) -> dict[str, float | None]:
+    """``(p50, p95, p99, max, mean)`` in ns (or None) → ms, rounded to µs."""
+    keys = ("p50", "p95", "p99", "max", "mean")
+    if latency is None:
+        return dict.fromkeys(keys)
+    return {k: round(v / 1e6, 3) for k, v in zip(keys, latency, strict=True)}
 
 
-def _stable_order(ids: np.ndarray, n: int) -> np.ndarray:
-    """``argsort(ids, kind="stable")`` for ids in ``0..n``: as 16-bit integers (n ≤ 65,536,
-    i.e. plants × topics), NumPy sorts by radix, some 6x faster than a merge sort of int64."""
-    if n <= 1 << 16:
-        return np.argsort(ids.astype(np.uint16), kind="stable")
-    return np.argsort(ids, kind="stable")
+def _bin_ms(values: Sequence[float]) -> list[float | None]:
+    return [None if math.isnan(v) else round(v / 1e6, 3) for v in values]
 
 
 def analyse(
     plans: Sequence[PlantPlan], probe: Mapping[str, Any], *, bin_s: float = 1.0
 ) -> dict[str, Any]:
     """Per-plant and total counts, latency (ms) and a rate timeline from the plan and what
-    the probe saw (``Probe.stop()``'s dict)."""
-    # one global id per (plant, topic)
-    gid_of: dict[str, int] = {}
-    plant_of_gid: list[int] = []
-    exp_gid, exp_due, exp_row = [], [], []
+    the probe saw (``Probe.stop()``'s dict). The matching runs in the core, in linear time
+    (``mqtt_replay._core.match_arrivals``); ``tests/bench_metrics_reference.py`` is the
+    obvious, slow version it is checked against."""
+    # one id per (plant, topic); a topic name belongs to the first plan that names it
+    id_of: dict[str, int] = {}
+    plant_of_id: list[int] = []
+    ids = []
     for i, plan in enumerate(plans):
-        local = np.empty(len(plan.topics), dtype=np.int64)
+        local = np.empty(len(plan.topics), dtype=np.int32)
         for code, name in enumerate(plan.topics):
-            if name not in gid_of:
-                gid_of[name] = len(plant_of_gid)
-                plant_of_gid.append(i)
-            local[code] = gid_of[name]
-        exp_gid.append(local[plan.codes])
-        exp_due.append(plan.due_ns.astype(np.int64))
-        exp_row.append(np.arange(len(plan.codes), dtype=np.int64))
-    g_plant = np.asarray(plant_of_gid, dtype=np.int64)
-    e_gid = np.concatenate(exp_gid) if exp_gid else np.zeros(0, np.int64)
-    e_due = np.concatenate(exp_due) if exp_due else np.zeros(0, np.int64)
-    e_row = np.concatenate(exp_row) if exp_row else np.zeros(0, np.int64)
-    order = _stable_order(e_gid, len(plant_of_gid))
-    e_gid, e_due, e_row = e_gid[order], e_due[order], e_row[order]
-    n_gid = len(plant_of_gid)
-    e_count = np.bincount(e_gid, minlength=n_gid)
-    e_start = np.concatenate([[0], np.cumsum(e_count)[:-1]]) if n_gid else e_count
-
+            if name not in id_of:
+                id_of[name] = len(plant_of_id)
+                plant_of_id.append(i)
+            local[code] = id_of[name]
+        ids.append(local[plan.codes])
     names = list(probe.get("topics", []))
-    topic_gid = np.asarray([gid_of.get(n, -1) for n in names], dtype=np.int64)
-    t_idx = np.frombuffer(probe.get("topic_index", b""), dtype="<u4").astype(np.int64)
-    a_ns = np.frombuffer(probe.get("arrival_ns", b""), dtype="<i8")
+    bin_ns = max(1, round(bin_s * 1e9))
+    m = _core.match_arrivals(
+        np.concatenate(ids) if ids else np.zeros(0, np.int32),
+        np.concatenate([np.asarray(p.due_ns, np.int64) for p in plans])
+        if plans
+        else np.zeros(0, np.int64),
+        np.asarray([len(p.codes) for p in plans], np.int64),
+        np.asarray(plant_of_id, np.int32),
+        np.frombuffer(probe.get("topic_index", b""), dtype=np.uint32),
+        np.asarray([id_of.get(n, -1) for n in names], np.int32),
+        np.frombuffer(probe.get("arrival_ns", b""), dtype=np.int64),
+        bin_ns,
+    )
     a_size = np.frombuffer(probe.get("size", b""), dtype="<u4")
     a_dup = np.frombuffer(probe.get("dup", b""), dtype=np.uint8)
-    a_gid = topic_gid[t_idx] if len(t_idx) else np.zeros(0, np.int64)
-    known = a_gid >= 0
-    strays = int((~known).sum())
-    a_gid, a_ns, a_size, a_dup = a_gid[known], a_ns[known], a_size[known], a_dup[known]
-    a_plant = g_plant[a_gid] if len(a_gid) else np.zeros(0, np.int64)
-
-    # rank of each arrival within its (plant, topic), in arrival order
-    a_order = _stable_order(a_gid, n_gid)
-    sorted_gid = a_gid[a_order]
-    a_count = np.bincount(a_gid, minlength=n_gid)
-    a_first = np.concatenate([[0], np.cumsum(a_count)[:-1]]) if n_gid else a_count
-    rank = np.empty(len(a_gid), dtype=np.int64)
-    rank[a_order] = np.arange(len(a_gid)) - a_first[sorted_gid]
-    matched = rank < e_count[a_gid] if len(a_gid) else np.zeros(0, bool)
-    slot = e_start[a_gid[matched]] + rank[matched]
-    m_due = e_due[slot]
-    m_row = e_row[slot]
-    m_ns = a_ns[matched]
-    m_plant = a_plant[matched]
-    latency_ms = (m_ns - m_due) / 1e6
 
     fleet_start = min((int(p.due_ns[0]) for p in plans if len(p.due_ns)), default=0)
     plants = []
-    reordered_total = 0
-    for i, plan in enumerate(plans):
-        mine = m_plant == i
-        rows = m_row[mine]
-        reordered = 0
-        if len(rows) > 1:
-            before = np.maximum.accumulate(rows)[:-1]
-            reordered = int((rows[1:] < before).sum())
-        reordered_total += reordered
-        received = int((a_plant == i).sum())
-        got = int(mine.sum())
+    for plan, (received, got, reordered, latency) in zip(plans, m["plants"], strict=True):
         expected = len(plan.codes)
-        lat = _percentiles(latency_ms[mine])
         plants.append(
             {
                 "k": plan.k,
@@ -139,52 +101,31 @@ def analyse(
                 "start_s": round((int(plan.due_ns[0]) - fleet_start) / 1e9, 6)
                 if len(plan.due_ns)
                 else None,
-                "latency_ms": lat,
+                "latency_ms": _ms(latency),
             }
         )
-    expected_total = int(sum(len(p.codes) for p in plans))
-    received_total = len(a_gid)
-    matched_total = int(matched.sum())
+    expected_total = sum(len(p.codes) for p in plans)
+    received_total = sum(p["received"] for p in plants)
+    matched_total = sum(r[1] for r in m["plants"])
     lost = expected_total - matched_total
 
     timeline: dict[str, list[Any]] = {"t_s": [], "offered": [], "delivered": []}
     offered_rate = delivered_rate = 0.0
     if expected_total:
-        t0 = int(e_due.min())
-        t_end = int(max(e_due.max(), a_ns.max() if len(a_ns) else 0))
-        bins = max(1, int(np.ceil((t_end - t0) / (bin_s * 1e9) + 1e-9)))
-        edges = t0 + np.arange(bins + 1, dtype=np.float64) * bin_s * 1e9
-        offered, _ = np.histogram(e_due, edges)
-        delivered, _ = np.histogram(a_ns, edges)
-        # latency percentiles of the messages due in each bin
-        due_bin = np.minimum(((m_due - t0) // int(bin_s * 1e9)).astype(np.int64), bins - 1)
-        p50: list[float | None] = []
-        p99: list[float | None] = []
-        by_bin = np.argsort(due_bin, kind="stable")
-        bounds = np.searchsorted(due_bin[by_bin], np.arange(bins + 1))
-        for b in range(bins):
-            chunk = latency_ms[by_bin[bounds[b] : bounds[b + 1]]]
-            if len(chunk):
-                q50, q99 = np.percentile(chunk, [50, 99])
-                p50.append(round(float(q50), 3))
-                p99.append(round(float(q99), 3))
-            else:
-                p50.append(None)
-                p99.append(None)
+        t0 = m["t0_ns"]
+        bins = len(m["offered"])
         timeline = {
             "t_s": [round(i * bin_s, 3) for i in range(bins)],
-            "offered": [round(float(v) / bin_s, 1) for v in offered],
-            "delivered": [round(float(v) / bin_s, 1) for v in delivered],
-            "p50_ms": p50,
-            "p99_ms": p99,
+            "offered": [round(v / bin_s, 1) for v in m["offered"]],
+            "delivered": [round(v / bin_s, 1) for v in m["delivered"]],
+            "p50_ms": _bin_ms(m["bin_p50"]),
+            "p99_ms": _bin_ms(m["bin_p99"]),
         }
-        span_due = (e_due.max() - t0) / 1e9
-        offered_rate = float(expected_total / span_due) if span_due > 0 else float(expected_total)
-        if len(a_ns):
-            span_arr = (a_ns.max() - t0) / 1e9
-            delivered_rate = (
-                float(received_total / span_arr) if span_arr > 0 else float(received_total)
-            )
+        span_due = (m["due_max_ns"] - t0) / 1e9
+        offered_rate = expected_total / span_due if span_due > 0 else float(expected_total)
+        if received_total:
+            span_arr = (m["arrival_max_ns"] - t0) / 1e9
+            delivered_rate = received_total / span_arr if span_arr > 0 else float(received_total)
     return {
         "expected": expected_total,
         "received": received_total,
@@ -192,12 +133,12 @@ def analyse(
         "loss_ratio": round(lost / expected_total, 6) if expected_total else 0.0,
         "duplicates": received_total - matched_total,
         "dup_flagged": int(a_dup.sum()),
-        "reordered": reordered_total,
-        "strays": strays,
+        "reordered": sum(p["reordered"] for p in plants),
+        "strays": m["strays"],
         "bytes": int(a_size.sum()),
         "offered_rate": round(offered_rate, 1),
         "delivered_rate": round(delivered_rate, 1),
-        "latency_ms": _percentiles(latency_ms),
+        "latency_ms": _ms(m["latency"]),
         "plants": plants,
         "timeline": timeline,
     }

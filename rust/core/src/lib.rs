@@ -4,6 +4,7 @@
 
 pub mod agg;
 pub mod error;
+pub mod matching;
 pub mod ndjson;
 pub mod scan;
 pub mod search;

@@ -19,6 +19,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
 mod agg;
+mod matching;
 mod probe;
 mod recorder;
 mod replay;
@@ -258,6 +259,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(agg::topic_stats, m)?)?;
     m.add_function(wrap_pyfunction!(agg::bucket_counts, m)?)?;
     m.add_function(wrap_pyfunction!(agg::sort_rows, m)?)?;
+    m.add_function(wrap_pyfunction!(matching::match_arrivals, m)?)?;
     m.add_function(wrap_pyfunction!(search::search_payloads, m)?)?;
     m.add_function(wrap_pyfunction!(search::search_texts, m)?)?;
     m.add_function(wrap_pyfunction!(search::payload_flags, m)?)?;
