@@ -66,18 +66,26 @@ pub struct Probe {
 /// How long a probe waits for its SUBACK.
 const SUBACK_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CHUNK: usize = 256 * 1024;
-/// Under a stream of QoS 0 messages the probe naps before its next read. A subscriber that
-/// keeps up sleeps in `read` after every packet, and the broker then pays a wake-up (an
+/// Under a stream of messages the probe naps before its next read. A subscriber that keeps
+/// up sleeps in `read` after every packet, and the broker then pays a wake-up (an
 /// inter-processor interrupt) for each message it forwards: on a 2-core VM that took a
 /// fifth of Mosquitto's time and capped a 10-plant fleet at 0.8x of `mosquitto_pub`'s rate
 /// (`benchmarks/bench_fleet.py`). Napping while the data comes in lets the packets queue in
-/// the socket without a wake-up; a read of at least `NAP_AFTER` bytes (some 17 messages of
-/// 100 B) marks a stream. Arrivals during a nap are stamped with the time of the read that
-/// takes them, at most `NAP` late; a sparse flow, whose reads bring less, is never delayed.
-/// QoS 1 flows do not nap: their acknowledgements would wait, and a broker's in-flight
-/// limit towards the probe would turn that wait into a rate cap.
+/// the socket without a wake-up. A read that returned data within `NAP` of being called
+/// marks a stream, whatever the rate (a byte threshold per read never tripped on a slower
+/// machine, where message-by-message reads kept the broker too slow to fill one); a flow
+/// sparser than one message per `NAP` blocks longer in `read` and is never delayed.
+/// Arrivals during a nap are stamped with the time of the read that takes them, at most a
+/// nap late.
+///
+/// At QoS 1 the probe acknowledges a read's messages before it naps, and the broker's
+/// in-flight limit towards the probe (Mosquitto's `max_inflight_messages`, 20 by default)
+/// caps what arrives during a nap: the nap is `NAP_QOS1`, short enough that 20 per nap is
+/// above any broker's rate, and `NAP` once a read carried `NAP_ACKS` messages, which shows
+/// a window at least that large.
 const NAP: Duration = Duration::from_micros(200);
-const NAP_AFTER: usize = 2048;
+const NAP_QOS1: Duration = Duration::from_micros(40);
+const NAP_ACKS: usize = 64;
 
 impl Probe {
     /// Connects, subscribes and returns once the broker acknowledged the subscription.
@@ -257,7 +265,12 @@ fn session(
     let (mut last_ping, mut last_rx) = (Instant::now(), Instant::now());
     let mut buf = vec![0u8; READ_CHUNK];
     let (mut start, mut end) = (0usize, 0usize);
-    let mut streaming = false; // see NAP
+    let mut nap: Option<Duration> = None; // see NAP
+                                          // sleeps of tens of µs: the default slack (50 µs) would double them
+                                          // SAFETY: prctl with PR_SET_TIMERSLACK only changes this thread's timer slack.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1_000, 0, 0, 0);
+    }
     loop {
         if stop.load(Ordering::Relaxed) {
             let _ = w.write_all(&[0xE0, 0x00]);
@@ -280,9 +293,10 @@ fn session(
         if end == buf.len() {
             buf.resize(buf.len() * 2, 0); // one packet larger than the buffer
         }
-        if streaming {
-            std::thread::sleep(NAP);
+        if let Some(d) = nap.take() {
+            std::thread::sleep(d);
         }
+        let called = Instant::now();
         let n = match r.read(&mut buf[end..]) {
             Ok(0) => return "the broker closed the connection".into(),
             Ok(n) => n,
@@ -325,7 +339,14 @@ fn session(
             start += used;
         }
         col.counters.received.store(col.count, Ordering::Relaxed);
-        streaming = n >= NAP_AFTER && col.acks.is_empty();
+        if last_rx.duration_since(called) < NAP {
+            let acks = col.acks.len() / 4;
+            nap = Some(if acks == 0 || acks >= NAP_ACKS {
+                NAP
+            } else {
+                NAP_QOS1
+            });
+        }
         if !col.acks.is_empty() {
             // Every QoS 1 packet of this read acknowledged with one write.
             let ok = w.write_all(&col.acks).is_ok();
