@@ -47,7 +47,18 @@ COLUMNS = [
     {"field": "direction", "headerName": "dir", "width": 80},
     {"field": "category", "headerName": "category", "width": 95},
     {"field": "sub_category", "headerName": "sub-category", "width": 105},
-    {"field": "topic", "headerName": "topic", "flex": 2, "minWidth": 180, "tooltipField": "topic"},
+    {
+        "field": "topic",
+        "headerName": "topic",
+        "flex": 2,
+        "minWidth": 180,
+        "tooltipField": "topic",
+        # A topic too long for the column loses its start, not its end: the serial and the
+        # last level tell two messages apart (CSS .messages-topic); the text itself stays
+        # left-to-right in a Unicode isolate, so a leading "/" keeps its place.
+        "cellClass": "messages-topic",
+        "valueFormatter": {"function": "'\\u2066' + (params.value ?? '') + '\\u2069'"},
+    },
     {"field": "size", "headerName": "bytes", "width": 65, "type": "rightAligned"},
     {
         "field": "preview",

@@ -96,3 +96,26 @@ def test_overview_and_message_center_read_cleanly(
         }""",
         timeout=TIMEOUT_MS,
     )
+
+    # a topic too long for its column is cut at its start: its end (serial, last level) is
+    # what shows, and the text still reads left to right
+    cut = page.evaluate(
+        """() => Array.from(document.querySelectorAll("#messages-grid .ag-cell[col-id='topic']"))
+            .map(c => c.querySelector('.ag-cell-value') || c)
+            .filter(c => c.scrollWidth > c.clientWidth + 1)
+            .map(c => {
+                const t = document.createTreeWalker(c, NodeFilter.SHOW_TEXT).nextNode();
+                const box = c.getBoundingClientRect();
+                const at = (i) => { const r = document.createRange();
+                                    r.setStart(t, i); r.setEnd(t, i + 1);
+                                    return r.getBoundingClientRect(); };
+                const s = t.textContent, first = at(1), last = at(s.length - 2);
+                return {text: s, first_shown: first.left >= box.left - 1,
+                        last_shown: last.right <= box.right + 1,
+                        in_order: first.left < last.left};
+            })"""
+    )
+    assert cut, "no topic was long enough to be cut at 1280x800"
+    for cell in cut:
+        assert cell["last_shown"] and not cell["first_shown"], cell
+        assert cell["in_order"], cell
