@@ -187,8 +187,9 @@ def fleet_ceiling(
 ) -> list[list[object]]:
     """The fleet and its peers through one broker, ``rounds`` times interleaved (the order
     rotated each round), each reported as the median delivered rate over the rounds with its
-    range: on this shared 2-core machine one run of the same publisher varies by ±6 %, so a
-    single run cannot judge a 0.95x bar."""
+    range, and the ratio as the median of the rounds' paired ratios: on this shared 2-core
+    machine one run of the same publisher varies by ±7 %, so a single run cannot judge a
+    0.95x bar."""
     return [_fleet_row(port, work, max(n // count, 1), count, qos, rounds) for count in plants]
 
 
@@ -244,10 +245,17 @@ def _fleet_row(port: int, work: Path, per: int, count: int, qos: int, rounds: in
         return statistics.median(rates), f"{min(rates):,.0f}-{max(rates):,.0f}"
 
     our_rates = [s["delivered_rate"] if s["lost"] == 0 else 0.0 for s in ours]
-    our_med, our_span = med(our_rates)
-    mp_med, mp_span = med([rate if got == total else 0.0 for got, rate in mp])
-    paho_med, paho_span = med([rate if got == share * workers else 0.0 for got, rate in paho])
-    best = max(mp_med, paho_med)
+    mp_rates = [rate if got == total else 0.0 for got, rate in mp]
+    paho_rates = [rate if got == share * workers else 0.0 for got, rate in paho]
+    _, our_span = med(our_rates)
+    mp_med, mp_span = med(mp_rates)
+    paho_med, paho_span = med(paho_rates)
+    # The ratio pairs the runs of one round (minutes apart at most, so the machine's drift,
+    # ±7 % between rounds on this VM, is mostly common to both): ours over that round's best
+    # peer at zero loss; the median over the rounds where a peer lost nothing.
+    paired = [
+        o / b for o, b in zip(our_rates, map(max, mp_rates, paho_rates), strict=True) if b > 0
+    ]
     lost = max(s["lost"] for s in ours)
     middle = sorted(ours, key=lambda s: float(s["delivered_rate"]))[len(ours) // 2]
     lat = middle["latency_ms"]  # and the bottleneck: of the median round
@@ -258,7 +266,9 @@ def _fleet_row(port: int, work: Path, per: int, count: int, qos: int, rounds: in
         f"{mp_med:,.0f} [{mp_span}] (lost ≤ {max(total - g for g, _ in mp):,})",
         f"{paho_med:,.0f} [{paho_span}] ({workers} procs, lost ≤ "
         f"{max(share * workers - g for g, _ in paho):,})",
-        _ratio(our_med, best) if best else "-",
+        f"{statistics.median(paired):.2f}x [{min(paired):.2f}-{max(paired):.2f}]"
+        if paired
+        else "-",
         middle["bottleneck"],
     ]
 
@@ -426,7 +436,7 @@ def main() -> None:
     ap.add_argument("--ramp-slo", default="p99=100ms,loss=0", help="the knee's SLO")
     ap.add_argument("--only", choices=["ceiling", "fleet", "overhead", "ramp"])
     ap.add_argument("--qos", default="0,1", help="QoS levels of the fleet rows")
-    ap.add_argument("--rounds", type=int, default=3, help="interleaved runs per fleet row (median)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved runs per fleet row (median)")
     args = ap.parse_args()
     for tool in ("mosquitto_pub", "mosquitto_sub", "cc"):
         if not shutil.which(tool):
