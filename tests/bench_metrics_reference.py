@@ -7,7 +7,7 @@ right; ``mqtt_replay.bench_metrics.analyse`` (a linear pass in the Rust core) mu
 
 from __future__ import annotations
 
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,12 +35,14 @@ def reference_analyse(
     """The counts and latencies :func:`mqtt_replay.bench_metrics.analyse` reports (latencies
     unrounded, ms), computed message by message."""
     owner: dict[str, int] = {}
-    due: dict[str, deque[tuple[int, int]]] = {}  # topic → (row, due ns) not yet arrived
+    due: defaultdict[str, deque[tuple[int, int]]] = defaultdict(deque)  # not yet arrived
     for i, plan in enumerate(plans):
+        for topic in plan.topics:  # a topic belongs to the first plan that names it
+            owner.setdefault(topic, i)
         for row, (code, d) in enumerate(zip(plan.codes, plan.due_ns, strict=True)):
             topic = plan.topics[int(code)]
-            if owner.setdefault(topic, i) == i:
-                due.setdefault(topic, deque()).append((row, int(d)))
+            if owner[topic] == i:
+                due[topic].append((row, int(d)))
     names = list(probe.get("topics", []))
     index = np.frombuffer(probe.get("topic_index", b""), dtype="<u4").tolist()
     arrived = np.frombuffer(probe.get("arrival_ns", b""), dtype="<i8").tolist()

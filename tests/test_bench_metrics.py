@@ -96,8 +96,9 @@ def _runs(draw: st.DrawFn) -> tuple[list[PlantPlan], dict[str, Any], float]:
     out of order, late or (clock steps) before they were due, plus strays."""
     plans = []
     sent: list[tuple[str, int]] = []
+    shared = draw(st.booleans())  # plants 0 and 1 publish under one prefix
     for k in range(draw(st.integers(1, 4))):
-        prefix = f"plant-{k}/"
+        prefix = "plant-0/" if shared and k == 1 else f"plant-{k}/"
         topics = [prefix + str(j) for j in range(draw(st.integers(1, 4)))]
         n = draw(st.integers(0, 40))
         codes = draw(st.lists(st.integers(0, len(topics) - 1), min_size=n, max_size=n))

@@ -56,17 +56,21 @@ def analyse(
     the probe saw (``Probe.stop()``'s dict). The matching runs in the core, in linear time
     (``mqtt_replay._core.match_arrivals``); ``tests/bench_metrics_reference.py`` is the
     obvious, slow version it is checked against."""
-    # one id per (plant, topic); a topic name belongs to the first plan that names it
+    # one id per (plant, topic); arrivals on a topic name go to the first plan that names
+    # it (prefixes differ, so that is the only one); another plan's messages on the same
+    # name get an id no arrival maps to, and count as lost
     id_of: dict[str, int] = {}
     plant_of_id: list[int] = []
     ids = []
     for i, plan in enumerate(plans):
         local = np.empty(len(plan.topics), dtype=np.int32)
         for code, name in enumerate(plan.topics):
-            if name not in id_of:
-                id_of[name] = len(plant_of_id)
+            own = id_of.get(name)
+            if own is None or plant_of_id[own] != i:
+                own = len(plant_of_id)
                 plant_of_id.append(i)
-            local[code] = id_of[name]
+                id_of.setdefault(name, own)
+            local[code] = own
         ids.append(local[plan.codes])
     names = list(probe.get("topics", []))
     bin_ns = max(1, round(bin_s * 1e9))

@@ -197,6 +197,21 @@ fn check(s: &Schedule<'_>, a: &Arrivals<'_>, bin_ns: i64) -> Result<(), MatchErr
     {
         return Err(MatchError::Id("plant", i64::from(bad)));
     }
+    // every message's id belongs to its own plant (latencies are filed per plant)
+    let mut from = 0usize;
+    for (p, &len) in s.plant_len.iter().enumerate() {
+        let to = from + len as usize;
+        if let Some(&bad) = s.id[from..to]
+            .iter()
+            .find(|&&g| s.plant_of_id[g as usize] as usize != p)
+        {
+            return Err(MatchError::Id(
+                "schedule id of another plant",
+                i64::from(bad),
+            ));
+        }
+        from = to;
+    }
     if let Some(&bad) = a.id_of_topic.iter().find(|&&g| g >= 0 && g as usize >= ids) {
         return Err(MatchError::Id("topic id", i64::from(bad)));
     }
@@ -252,7 +267,6 @@ pub fn match_arrivals(
     // plant of each expected message's position, and the segments per plant
     let plant_counts: Vec<usize> = schedule.plant_len.iter().map(|&n| n as usize).collect();
     let plant_start = starts_of(&plant_counts);
-    let plant_of_msg = |i: usize| -> usize { plant_start.partition_point(|&s| s <= i) - 1 };
 
     // time bins of the due times
     let t0 = schedule.due_ns.iter().copied().min().unwrap_or(0);
@@ -305,7 +319,6 @@ pub fn match_arrivals(
         }
         taken[g] = rank + 1;
         let msg = by_id[id_start[g] + rank] as usize;
-        debug_assert_eq!(plant_of_msg(msg), p);
         let st = &mut stats[p];
         st.matched += 1;
         let row = msg as i64;
@@ -487,6 +500,18 @@ mod tests {
         assert!(matches!(
             match_arrivals(&schedule, &arrivals, 1),
             Err(MatchError::Id(_, 5))
+        ));
+        // plant 1's message carries plant 0's id: its latency would land in plant 0's
+        // segment, which has no room for it
+        let schedule = Schedule {
+            id: &[0, 0],
+            due_ns: &[0, 1],
+            plant_len: &[1, 1],
+            plant_of_id: &[0],
+        };
+        assert!(matches!(
+            match_arrivals(&schedule, &arrivals, 1),
+            Err(MatchError::Id(_, 0))
         ));
     }
 }
