@@ -173,22 +173,45 @@ impl Replayer {
     }
 
     /// Waits up to `timeout` seconds (forever if None) without holding the GIL; checks for
-    /// Ctrl-C every 50 ms. True when the replay has ended.
+    /// Ctrl-C every 50 ms. True when the replay has ended. Holds only a shared borrow while
+    /// it waits, so other threads can read `status()` meanwhile (a mutable one made every
+    /// concurrent `status()` fail with "Already mutably borrowed").
     #[pyo3(signature = (timeout = None))]
-    fn wait(&mut self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+    fn wait(slf: &Bound<'_, Self>, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
         let deadline =
             timeout.map(|t| std::time::Instant::now() + Duration::from_secs_f64(t.max(0.0)));
         loop {
-            let Some(inner) = self.inner.as_mut() else {
-                return Ok(true);
+            let finished = {
+                let me = slf.borrow();
+                let Some(inner) = me.inner.as_ref() else {
+                    return Ok(true);
+                };
+                let slice = match deadline {
+                    Some(d) => d
+                        .saturating_duration_since(std::time::Instant::now())
+                        .min(Duration::from_millis(50)),
+                    None => Duration::from_millis(50),
+                };
+                py.detach(|| {
+                    let end = std::time::Instant::now() + slice;
+                    loop {
+                        if inner.is_finished() {
+                            return true;
+                        }
+                        if std::time::Instant::now() >= end {
+                            return false;
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                })
             };
-            let slice = match deadline {
-                Some(d) => d
-                    .saturating_duration_since(std::time::Instant::now())
-                    .min(Duration::from_millis(50)),
-                None => Duration::from_millis(50),
-            };
-            if py.detach(|| inner.wait(slice)) {
+            if finished {
+                // join the ended thread (a panic in it becomes the status's error)
+                if let Ok(mut me) = slf.try_borrow_mut() {
+                    if let Some(inner) = me.inner.as_mut() {
+                        inner.wait(Duration::ZERO);
+                    }
+                }
                 return Ok(true);
             }
             py.check_signals()?;
@@ -240,15 +263,27 @@ impl Replayer {
         Ok(d)
     }
 
-    /// Stops the replay and waits for its thread (GIL released).
-    fn close(&mut self, py: Python<'_>) {
-        if let Some(inner) = self.inner.take() {
-            self.last = py.detach(move || {
+    /// Stops the replay and waits for its thread (GIL released). The mutable borrow lasts
+    /// only while the engine is taken out, so other threads' `status()` calls meanwhile see
+    /// the status at the moment of closing instead of failing ("Already mutably
+    /// borrowed", a 500 in the Replay Station's poll during a looped replay).
+    fn close(slf: &Bound<'_, Self>, py: Python<'_>) {
+        let taken = {
+            let mut me = slf.borrow_mut();
+            let inner = me.inner.take();
+            if let Some(i) = inner.as_ref() {
+                me.last = i.status();
+            }
+            inner
+        };
+        if let Some(inner) = taken {
+            let last = py.detach(move || {
                 let mut inner = inner;
                 inner.send(Command::Stop);
                 inner.wait(Duration::from_hours(1));
                 inner.status()
             });
+            slf.borrow_mut().last = last;
         }
     }
 }
