@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import dash
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import Input, Output, Patch, State, dcc, html
+from dash import Input, Output, Patch, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from apps.session_manager.config import is_loopback_url
@@ -472,9 +472,10 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         Output("replay-report", "children"),
         Output("replay-timeline", "figure", allow_duplicate=True),
         Input("replay-interval", "n_intervals"),
+        State("replay-timeline", "figure"),
         prevent_initial_call=True,
     )
-    def poll(_n: Any) -> Any:
+    def poll(_n: Any, figure: Any) -> Any:
         snap = station.snapshot()
         status = snap.get("status") or {}
         state = status.get("state") or ("starting" if snap.get("starting") else "idle")
@@ -487,7 +488,7 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
         error = alert(f"Replay error: {snap['error']}") if snap.get("error") else None
         report = [error, report_card(snap.get("report"))]
         patch = Patch()
-        if status:
+        if status and figure:  # a Patch of a figure not drawn yet fails in the browser
             start = float((snap.get("options") or {}).get("start") or 0.0)
             x = start + float(status.get("position_s") or 0.0)
             patch["layout"]["shapes"] = [
@@ -509,5 +510,5 @@ def register_callbacks(app: dash.Dash, ctx: AppContext) -> None:
             label,
             counters(snap),
             report,
-            patch,
+            patch if figure else no_update,
         )
